@@ -1,0 +1,71 @@
+"""Settings in one place, read from the environment with the CHEFOSKOP_ prefix."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "development-only-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """All runtime configuration of chefoskop."""
+
+    model_config = SettingsConfigDict(env_prefix="CHEFOSKOP_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
+    base_url: str = "http://127.0.0.1:8000"
+    default_locale: Literal["sv", "en"] = "sv"
+    timezone: str = "Europe/Stockholm"
+
+    # Flows: "embedded" runs step flows in-process through Prefect (or through the
+    # server named by PREFECT_API_URL); "deployment" creates runs of the deployments
+    # in prefect.yaml; "direct" calls the same step logic without Prefect.
+    flow_mode: Literal["embedded", "deployment", "direct"] = "embedded"
+
+    # Mail. With no smtp_host the embedded sink on 127.0.0.1 is used.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = 30.0
+    mail_from: str = "Chefoskop <noreply@chefoskop.local>"
+    sink_port: int = 8025
+    send_max_attempts: int = Field(default=6, ge=1)
+    send_backoff_seconds: float = Field(default=30.0, ge=0)
+    send_batch_size: int = Field(default=200, ge=1)
+
+    # Reminders and escalation (working days).
+    remind_before_due_days: int = Field(default=2, ge=0)
+    overdue_reminder_every_days: int = Field(default=2, ge=1)
+    escalate_after_overdue_days: int = Field(default=3, ge=1)
+
+    link_max_age_days: int = Field(default=30, ge=1)
+    anonymity_threshold: int = Field(default=5, ge=5)
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_outside_development(self) -> Settings:
+        if self.environment == "production" and self.secret_key.get_secret_value() == DEFAULT_SECRET:
+            raise ValueError("CHEFOSKOP_SECRET_KEY must be set outside development")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'chefoskop.db').resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached; call ``get_settings.cache_clear()`` in tests)."""
+    return Settings()

@@ -1,0 +1,17 @@
+"""SQLAlchemy tables of chefoskop. Importing this package registers every table."""
+
+from models.audit import AuditEvent, AuditIsAppendOnly
+from models.base import Base, utcnow
+from models.evidence import Consultation, RiskAssessment
+from models.organisation import Body, BodyMember, Organisation, Person, Unit, UnitLevel
+from models.outbox import OutboxMessage, OutboxStatus
+from models.plans import Action, ActionPlan
+from models.process import Gate, Process, StepInstance, Task, TaskCandidate
+from models.roles import Delegation, RoleAssignment
+
+__all__ = [
+    "Action", "ActionPlan", "AuditEvent", "AuditIsAppendOnly", "Base", "Body", "BodyMember",
+    "Consultation", "Delegation", "Gate", "Organisation", "OutboxMessage", "OutboxStatus",
+    "Person", "Process", "RiskAssessment", "RoleAssignment", "StepInstance", "Task",
+    "TaskCandidate", "Unit", "UnitLevel", "utcnow",
+]
