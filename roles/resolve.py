@@ -1,0 +1,137 @@
+"""Resolving a role in a process to the people who hold it now (pure core, thin loader)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A role held by a person or a body, optionally scoped to a unit."""
+
+    role: str
+    person_id: int | None
+    body_id: int | None
+    unit_id: int | None
+    valid_from: datetime
+    valid_to: datetime | None
+
+
+@dataclass(frozen=True)
+class DelegationView:
+    """A role handed from one person to another for a period."""
+
+    role: str
+    from_person_id: int
+    to_person_id: int
+    starts_at: datetime
+    ends_at: datetime
+    revoked_at: datetime | None
+
+    def in_force(self, now: datetime) -> bool:
+        """Whether the delegation applies at ``now``."""
+        return self.revoked_at is None and self.starts_at <= now < self.ends_at
+
+
+@dataclass(frozen=True)
+class RoleData:
+    """Everything needed to resolve roles in one process."""
+
+    assignments: tuple[Assignment, ...]
+    body_members: Mapping[int, tuple[int, ...]]
+    delegations: tuple[DelegationView, ...]
+
+
+def _in_force(a: Assignment, now: datetime) -> bool:
+    return a.valid_from <= now and (a.valid_to is None or now < a.valid_to)
+
+
+def direct_holders(data: RoleData, role: str, now: datetime) -> dict[int, str]:
+    """People holding ``role`` directly or through a body, before delegations."""
+    found: dict[int, str] = {}
+    for a in data.assignments:
+        if a.role != role or not _in_force(a, now):
+            continue
+        if a.person_id is not None:
+            found[a.person_id] = "direct"
+        elif a.body_id is not None:
+            for member in data.body_members.get(a.body_id, ()):
+                found.setdefault(member, "body")
+    return found
+
+
+def apply_delegations(
+    holders: Mapping[int, str], delegations: Iterable[DelegationView], role: str, now: datetime
+) -> dict[int, str]:
+    """Replace each holder who has delegated ``role`` (in force now) by the delegate."""
+    result = dict(holders)
+    for d in delegations:
+        if d.role == role and d.in_force(now) and d.from_person_id in holders:
+            result.pop(d.from_person_id, None)
+            result.setdefault(d.to_person_id, "delegation")
+    return result
+
+
+def resolve(data: RoleData, role: str, now: datetime) -> dict[int, str]:
+    """People who act in ``role`` at ``now``, mapped to how they hold it."""
+    return apply_delegations(direct_holders(data, role, now), data.delegations, role, now)
+
+
+def resolve_person(data: RoleData, role: str, person_id: int, now: datetime) -> dict[int, str]:
+    """Who acts for ``person_id`` in ``role`` at ``now`` (the delegate while one is in force)."""
+    return apply_delegations({person_id: "direct"}, data.delegations, role, now)
+
+
+def roles_of(data: RoleData, person_id: int, now: datetime) -> set[str]:
+    """Every role ``person_id`` acts in at ``now``."""
+    roles = {a.role for a in data.assignments}
+    return {r for r in roles if person_id in resolve(data, r, now)}
+
+
+def unit_holders(data: RoleData, role: str, now: datetime) -> dict[int, int | None]:
+    """Directly assigned people of ``role`` mapped to their unit scope (for per-holder work)."""
+    return {
+        a.person_id: a.unit_id
+        for a in data.assignments
+        if a.role == role and a.person_id is not None and _in_force(a, now)
+    }
+
+
+def load_role_data(session: Session, process_id: int) -> RoleData:
+    """Read the role assignments, body members and delegations of one process."""
+    from models import BodyMember, Delegation, RoleAssignment
+
+    rows = session.scalars(
+        select(RoleAssignment).where(RoleAssignment.process_id == process_id)
+    ).all()
+    assignments = tuple(
+        Assignment(r.role, r.person_id, r.body_id, r.unit_id, r.valid_from, r.valid_to)
+        for r in rows
+    )
+    body_ids = {a.body_id for a in assignments if a.body_id is not None}
+    members: dict[int, list[int]] = {}
+    if body_ids:
+        for m in session.scalars(select(BodyMember).where(BodyMember.body_id.in_(body_ids))):
+            members.setdefault(m.body_id, []).append(m.person_id)
+    delegations = tuple(
+        DelegationView(
+            d.role, d.from_person_id, d.to_person_id, d.starts_at, d.ends_at, d.revoked_at
+        )
+        for d in session.scalars(select(Delegation).where(Delegation.process_id == process_id))
+    )
+    return RoleData(assignments, {k: tuple(v) for k, v in members.items()}, delegations)
+
+
+def holders(session: Session, process_id: int, role: str, now: datetime) -> list:
+    """The Person rows acting in ``role`` of ``process_id`` at ``now``, ordered by id."""
+    from models import Person
+
+    ids = resolve(load_role_data(session, process_id), role, now)
+    if not ids:
+        return []
+    return list(session.scalars(select(Person).where(Person.id.in_(ids)).order_by(Person.id)))
