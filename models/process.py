@@ -115,6 +115,7 @@ class Gate(Base):
     process_id: Mapped[int] = mapped_column(ForeignKey("process.id"), index=True)
     step_id: Mapped[int | None] = mapped_column(ForeignKey("step_instance.id"))
     action_id: Mapped[int | None] = mapped_column(ForeignKey("action.id"), index=True)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("action_plan.id"), index=True)
     key: Mapped[str] = mapped_column(String(60))
     kind: Mapped[str] = mapped_column(String(30))
     iteration: Mapped[int] = mapped_column(default=1)

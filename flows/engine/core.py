@@ -40,6 +40,8 @@ class Context:
     session: Session
     actor: Actor = SYSTEM
     now: datetime = field(default_factory=utcnow)
+    # Steps this call queued; the caller starts their flows after it commits.
+    queued: list[tuple[int, int]] = field(default_factory=list)
 
 
 def record(

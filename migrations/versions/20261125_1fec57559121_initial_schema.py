@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 5c15dbc5b29e
+Revision ID: 1fec57559121
 Revises: 
-Create Date: 2026-11-25 11:11:52.198388
+Create Date: 2026-11-25 11:42:06.207934
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import models.base
 
 
-revision: str = '5c15dbc5b29e'
+revision: str = '1fec57559121'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -289,6 +289,7 @@ def upgrade() -> None:
     sa.Column('process_id', sa.Integer(), nullable=False),
     sa.Column('step_id', sa.Integer(), nullable=True),
     sa.Column('action_id', sa.Integer(), nullable=True),
+    sa.Column('plan_id', sa.Integer(), nullable=True),
     sa.Column('key', sa.String(length=60), nullable=False),
     sa.Column('kind', sa.String(length=30), nullable=False),
     sa.Column('iteration', sa.Integer(), nullable=False),
@@ -303,12 +304,14 @@ def upgrade() -> None:
     sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['action_id'], ['action.id'], name=op.f('fk_gate_action_id_action')),
     sa.ForeignKeyConstraint(['decided_by_id'], ['person.id'], name=op.f('fk_gate_decided_by_id_person')),
+    sa.ForeignKeyConstraint(['plan_id'], ['action_plan.id'], name=op.f('fk_gate_plan_id_action_plan')),
     sa.ForeignKeyConstraint(['process_id'], ['process.id'], name=op.f('fk_gate_process_id_process')),
     sa.ForeignKeyConstraint(['step_id'], ['step_instance.id'], name=op.f('fk_gate_step_id_step_instance')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_gate'))
     )
     with op.batch_alter_table('gate', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_gate_action_id'), ['action_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_gate_plan_id'), ['plan_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_gate_process_id'), ['process_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_gate_status'), ['status'], unique=False)
         batch_op.create_index('ix_gate_step_key', ['step_id', 'key', 'iteration'], unique=False)
@@ -438,6 +441,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_gate_step_key')
         batch_op.drop_index(batch_op.f('ix_gate_status'))
         batch_op.drop_index(batch_op.f('ix_gate_process_id'))
+        batch_op.drop_index(batch_op.f('ix_gate_plan_id'))
         batch_op.drop_index(batch_op.f('ix_gate_action_id'))
 
     op.drop_table('gate')

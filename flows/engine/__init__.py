@@ -1,0 +1,40 @@
+"""The engine: the one door through which every process state change passes.
+
+Every public function takes a ``Context`` (session, actor, time), checks the
+pure rules, applies the change, writes one audit event per state change and
+any outbox rows, and flushes. The caller commits, then starts the flows of
+the steps listed in ``ctx.queued``.
+"""
+
+from flows.engine.actions import (
+    ActionFields,
+    add_action,
+    adopt_plan,
+    change_action,
+    create_plan,
+    finish_action,
+    record_risk_assessment,
+    start_action,
+)
+from flows.engine.core import SYSTEM, Actor, Context, record, transition
+from flows.engine.gates import cancel_process, decide_gate, record_consultation
+from flows.engine.notify import task_payload as _task_payload
+from flows.engine.queries import current_gates, queued_step_ids
+from flows.engine.roster import assign_role, delegate, end_assignment, reroute, revoke_delegation
+from flows.engine.steps import RoleSpec, open_step, start_process
+from flows.engine.tasks import claim, complete, reassign, unclaim
+
+
+def task_payload(session, task) -> dict:
+    """The notification payload of ``task`` (for the sweep and other callers)."""
+    return _task_payload(Context(session), task)
+
+
+__all__ = [
+    "SYSTEM", "ActionFields", "Actor", "Context", "RoleSpec", "add_action", "adopt_plan",
+    "assign_role", "cancel_process", "change_action", "claim", "complete", "create_plan",
+    "current_gates", "decide_gate", "delegate", "end_assignment", "finish_action", "open_step",
+    "queued_step_ids", "reassign", "record", "record_consultation", "record_risk_assessment",
+    "reroute", "revoke_delegation", "start_action", "start_process", "task_payload",
+    "transition", "unclaim",
+]

@@ -1,0 +1,233 @@
+"""Human tasks: creation from activities, routing to role holders, claim and completion."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select, update
+
+from chefoskop.settings import get_settings
+from flows.calendar import add_working_days, local_date
+from flows.definition import ActivitySpec
+from flows.engine.core import Context, check_version, transition
+from flows.engine.notify import meeting_payload, people, send, task_payload
+from flows.engine.queries import get
+from flows.errors import Conflict, InvalidData, NotRoleHolder
+from flows.rules import OPEN_TASK_STATES
+from models import Process, StepInstance, Task, TaskCandidate
+from roles.resolve import RoleData, load_role_data, resolve, resolve_person, unit_holders
+
+
+def due_date_for(ctx: Context, activity: ActivitySpec) -> date:
+    """The due date of a task opened now: the activity's offset in Swedish working days."""
+    return add_working_days(local_date(ctx.now, get_settings().timezone), activity.due_days)
+
+
+def _candidate_sets(
+    data: RoleData, activity: ActivitySpec, ctx: Context
+) -> list[tuple[int | None, dict[int, str]]]:
+    """One (holder, candidates) pair per task to create for ``activity``."""
+    if activity.assignment == "each":
+        now = ctx.now
+        holders = unit_holders(data, activity.role, now) or resolve(data, activity.role, now)
+        return [(pid, resolve_person(data, activity.role, pid, ctx.now)) for pid in sorted(holders)]
+    return [(None, resolve(data, activity.role, ctx.now))]
+
+
+def create_tasks(ctx: Context, process: Process, step: StepInstance, activity: ActivitySpec,
+                 *, iteration: int, status: str, reason: str | None = None) -> list[Task]:
+    """Create the task(s) of ``activity``; open ones are routed and announced."""
+    data = load_role_data(ctx.session, process.id)
+    tasks = []
+    for holder_id, candidates in _candidate_sets(data, activity, ctx):
+        if not candidates:
+            raise NotRoleHolder(f"nobody holds role {activity.role}", role=activity.role)
+        task = Task(process_id=process.id, step_id=step.id, activity_key=activity.key,
+                    phase=activity.phase, kind=activity.kind, role=activity.role,
+                    iteration=iteration, status=status, holder_id=holder_id,
+                    reopen_reason=reason, created_at=ctx.now)
+        task.candidates = [TaskCandidate(person_id=p, via=via) for p, via in candidates.items()]
+        ctx.session.add(task)
+        ctx.session.flush()
+        _audit_new(ctx, process, task)
+        if status == "open":
+            _on_open(ctx, process, task, activity)
+        tasks.append(task)
+    return tasks
+
+
+def _audit_new(ctx: Context, process: Process, task: Task) -> None:
+    from flows.engine.core import record
+
+    record(ctx, organisation_id=process.organisation_id, process_id=process.id, entity="task",
+           entity_id=task.id, action="created", from_state=None, to_state=task.status,
+           data={"activity": task.activity_key, "iteration": task.iteration})
+
+
+def open_pending(ctx: Context, process: Process, task: Task, activity: ActivitySpec) -> None:
+    """Make a pending task actionable: re-route it to today's holders and announce it."""
+    data = load_role_data(ctx.session, process.id)
+    if task.holder_id is not None:
+        candidates = resolve_person(data, task.role, task.holder_id, ctx.now)
+    else:
+        candidates = resolve(data, task.role, ctx.now)
+    set_candidates(task, candidates)
+    transition(ctx, task, "task", "open", organisation_id=process.organisation_id,
+               process_id=process.id)
+    _on_open(ctx, process, task, activity)
+
+
+def _on_open(ctx: Context, process: Process, task: Task, activity: ActivitySpec) -> None:
+    task.due_date = due_date_for(ctx, activity)
+    recipients = people(ctx, (c.person_id for c in task.candidates))
+    send(ctx, "task_assigned", recipients, task_payload(ctx, task), process_id=process.id,
+         task_id=task.id)
+    if activity.kind == "meeting":
+        data = load_role_data(ctx.session, process.id)
+        ids = {c.person_id for c in task.candidates}
+        for role in activity.participants:
+            ids |= set(resolve(data, role, ctx.now))
+        attendees = people(ctx, ids)
+        send(ctx, "meeting_invite", attendees, meeting_payload(ctx, task, attendees),
+             process_id=process.id, task_id=task.id)
+
+
+def set_candidates(task: Task, candidates: dict[int, str]) -> bool:
+    """Replace the task's candidates; True (and a new route version) when they changed."""
+    current = {c.person_id: c.via for c in task.candidates}
+    if current == candidates:
+        return False
+    task.candidates = [TaskCandidate(person_id=p, via=v) for p, v in candidates.items()]
+    task.route_version += 1
+    return True
+
+
+def _may_act(task: Task, person_id: int | None) -> bool:
+    if task.assignee_id is not None:
+        return task.assignee_id == person_id
+    return any(c.person_id == person_id for c in task.candidates)
+
+
+def claim(ctx: Context, task_id: int, *, expected_version: int | None = None) -> Task:
+    """Take a task: a conditional update, so of two claims at once exactly one wins."""
+    task = get(ctx.session, Task, task_id)
+    check_version(task, expected_version, "task")
+    if task.status != "open" or task.assignee_id is not None:
+        raise Conflict(f"task {task_id} is already taken", id=task_id, status=task.status)
+    if not any(c.person_id == ctx.actor.person_id for c in task.candidates):
+        raise NotRoleHolder("you do not hold this task's role", role=task.role)
+    won = ctx.session.execute(
+        update(Task)
+        .where(Task.id == task.id, Task.version == task.version, Task.status == "open",
+               Task.assignee_id.is_(None))
+        .values(status="claimed", assignee_id=ctx.actor.person_id, version=Task.version + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if won != 1:
+        raise Conflict(f"task {task_id} was claimed by someone else", id=task_id)
+    ctx.session.refresh(task)
+    process = get(ctx.session, Process, task.process_id)
+    from flows.engine.core import record
+
+    record(ctx, organisation_id=process.organisation_id, process_id=process.id, entity="task",
+           entity_id=task.id, action="claimed", from_state="open", to_state="claimed",
+           data={"assignee_id": ctx.actor.person_id})
+    return task
+
+
+def unclaim(ctx: Context, task_id: int, *, expected_version: int | None = None) -> Task:
+    """Give a claimed task back to its role's holders."""
+    task = get(ctx.session, Task, task_id)
+    check_version(task, expected_version, "task")
+    if task.status != "claimed" or task.assignee_id != ctx.actor.person_id:
+        raise Conflict("only the person who claimed the task can give it back", id=task_id)
+    process = get(ctx.session, Process, task.process_id)
+    task.assignee_id = None
+    transition(ctx, task, "task", "open", organisation_id=process.organisation_id,
+               process_id=process.id, action="unclaimed")
+    return task
+
+
+def validate_form(activity: ActivitySpec, data: dict | None) -> dict:
+    """Check submitted form data against the activity's fields; InvalidData names each field."""
+    data = dict(data or {})
+    errors: dict[str, str] = {}
+    for f in activity.fields:
+        value = data.get(f.key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if f.required:
+                errors[f.key] = "required"
+            continue
+        if f.type == "number" and not isinstance(value, int | float):
+            errors[f.key] = "not_a_number"
+        elif f.type == "date":
+            try:
+                date.fromisoformat(str(value))
+            except ValueError:
+                errors[f.key] = "not_a_date"
+        elif f.type in ("text", "textarea") and not isinstance(value, str):
+            errors[f.key] = "not_text"
+        elif isinstance(value, str) and len(value) > 20000:
+            errors[f.key] = "too_long"
+    if errors:
+        raise InvalidData("the form has errors", errors=errors)
+    return data
+
+
+def complete(ctx: Context, task_id: int, data: dict | None = None, *,
+             expected_version: int | None = None) -> Task:
+    """Complete a task with its form data, then let the step move on."""
+    from flows.engine.steps import activity_of, advance
+
+    task = get(ctx.session, Task, task_id)
+    check_version(task, expected_version, "task")
+    if task.status not in OPEN_TASK_STATES:
+        from flows.errors import IllegalTransition
+
+        raise IllegalTransition(f"task {task_id} is {task.status}", entity="task",
+                                from_state=task.status, to_state="completed")
+    if not _may_act(task, ctx.actor.person_id) and ctx.actor.person_id is not None:
+        raise NotRoleHolder("you are not assigned to this task", role=task.role)
+    process = get(ctx.session, Process, task.process_id)
+    step = get(ctx.session, StepInstance, task.step_id)
+    task.data = validate_form(activity_of(process, step, task.activity_key), data)
+    task.completed_at = ctx.now
+    task.completed_by_id = ctx.actor.person_id
+    task.assignee_id = task.assignee_id or ctx.actor.person_id
+    transition(ctx, task, "task", "completed", organisation_id=process.organisation_id,
+               process_id=process.id)
+    advance(ctx, process, step)
+    return task
+
+
+def reassign(ctx: Context, task_id: int, to_person_id: int, *,
+             expected_version: int | None = None) -> Task:
+    """Hand a task to someone else (processledare or processägare only)."""
+    from flows.engine.roster import require_role
+    from models import Person
+
+    task = get(ctx.session, Task, task_id)
+    check_version(task, expected_version, "task")
+    process = get(ctx.session, Process, task.process_id)
+    require_role(ctx, process, ("processledare", "processagare"))
+    target = get(ctx.session, Person, to_person_id)
+    if target.organisation_id != process.organisation_id or not target.active:
+        raise InvalidData("the person cannot take tasks here", errors={"to_person_id": "invalid"})
+    if task.status not in OPEN_TASK_STATES:
+        raise Conflict(f"task {task_id} is {task.status}", id=task_id)
+    previous = task.assignee_id
+    task.assignee_id = target.id
+    set_candidates(task, {target.id: "reassigned"})
+    transition(ctx, task, "task", "claimed", organisation_id=process.organisation_id,
+               process_id=process.id, action="reassigned",
+               data={"from": previous, "to": target.id})
+    send(ctx, "task_assigned", [target], task_payload(ctx, task), process_id=process.id,
+         task_id=task.id)
+    return task
+
+
+def open_tasks_of_process(ctx: Context, process_id: int) -> list[Task]:
+    """Open and claimed tasks of a process (for re-routing)."""
+    return list(ctx.session.scalars(
+        select(Task).where(Task.process_id == process_id, Task.status.in_(OPEN_TASK_STATES))
+    ))
