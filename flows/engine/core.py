@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from flows import rules
 from flows.errors import StaleVersion
-from models import AuditEvent, utcnow
+from chefoskop import clock
+from models import AuditEvent
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Context:
 
     session: Session
     actor: Actor = SYSTEM
-    now: datetime = field(default_factory=utcnow)
+    now: datetime = field(default_factory=clock.now)
     # Steps this call queued; the caller starts their flows after it commits.
     queued: list[tuple[int, int]] = field(default_factory=list)
 

@@ -1,0 +1,161 @@
+"""Simulated people: they claim and finish tasks, decide gates, record consultations and plans.
+
+Each act is one transaction through the engine, as a real click would be.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from chefoskop.db import unit_of_work
+from flows import engine
+from flows.calendar import add_working_days
+from flows.engine.queries import step_spec
+from flows.errors import EngineError
+from models import Action, ActionPlan, Gate, Person, Process, RoleAssignment, StepInstance, Task
+from roles.catalogue import PLAN_OWNER_ROLE_BY_LEVEL
+from roles.resolve import holders
+
+PLAN_ACTIVITIES = {"plan_overall": "A", "plan_unit": "B", "plan_workplace": "C"}
+AREAS = ("Antal medarbetare per chef", "Administrativt stöd", "Tid för ledarskap",
+         "Stöd från HR och ekonomi", "Beslutsvägar och mandat")
+
+
+class SimPeople:
+    """Everyone in the simulated organisations, acting on a seeded random generator."""
+
+    def __init__(self, rng: random.Random, late_share: float) -> None:
+        self.rng = rng
+        self.late_share = late_share
+        self.plan_for: dict[int, date] = {}
+        self.rejected: set[tuple[int, int, str]] = set()
+
+    def act(self, process_id: int, today: date, now: datetime) -> list[tuple[int, int]]:
+        """Do everything people in ``process_id`` get to today; returns steps queued."""
+        queued: list[tuple[int, int]] = []
+        with unit_of_work() as s:
+            tasks = list(s.scalars(select(Task.id, ).where(
+                Task.process_id == process_id, Task.status.in_(("open", "claimed"))
+            ).order_by(Task.id)))
+            gates = list(s.scalars(select(Gate.id).where(
+                Gate.process_id == process_id, Gate.status == "open").order_by(Gate.id)))
+        for task_id in tasks:
+            queued += self._task(task_id, today, now)
+        for gate_id in gates:
+            queued += self._gate(gate_id, today, now)
+        self._plans(process_id, now)
+        return queued
+
+    def _when(self, key: int, due: date | None, today: date) -> date:
+        if key not in self.plan_for:
+            days = self.rng.randint(1, 4)
+            if due is not None and self.rng.random() < self.late_share:
+                self.plan_for[key] = add_working_days(due, self.rng.randint(2, 7))
+            else:
+                self.plan_for[key] = add_working_days(today, days)
+        return self.plan_for[key]
+
+    def _task(self, task_id: int, today: date, now: datetime) -> list[tuple[int, int]]:
+        with unit_of_work() as s:
+            task = s.get(Task, task_id)
+            if self._when(task_id, task.due_date, today) > today or task.status not in ("open", "claimed"):
+                return []
+            who = task.assignee_id or sorted(c.person_id for c in task.candidates)[0]
+            ctx = engine.Context(s, engine.Actor.person(who), now)
+            if task.assignee_id is None and task.holder_id is None:
+                engine.claim(ctx, task.id)
+            process = s.get(Process, task.process_id)
+            spec = step_spec(process, s.get(StepInstance, task.step_id)).activity(task.activity_key)
+            if task.activity_key in PLAN_ACTIVITIES:
+                self._make_plan(ctx, process, PLAN_ACTIVITIES[task.activity_key], who, today)
+            if task.activity_key == "follow_up_meeting":
+                self._follow_up(ctx, process)
+            data = {f.key: f"{f.label.sv}: simulerat svar {self.rng.randint(1, 999)}"
+                    for f in spec.fields}
+            engine.complete(ctx, task.id, data)
+            return ctx.queued
+
+    def _gate(self, gate_id: int, today: date, now: datetime) -> list[tuple[int, int]]:
+        with unit_of_work() as s:
+            gate = s.get(Gate, gate_id)
+            if self._when(-gate_id, None, today) > today or gate.status != "open":
+                return []
+            if gate.kind == "consultation":
+                return self._consult(s, gate, today, now)
+            decider = holders(s, gate.process_id, gate.requirements["decider"], now)[0]
+            ctx = engine.Context(s, engine.Actor.person(decider.id), now)
+            step_no = s.get(StepInstance, gate.step_id).step_no if gate.step_id else 0
+            mark = (gate.process_id, step_no, gate.key)
+            first_time = gate.kind == "approval" and mark not in self.rejected
+            if first_time and (step_no == 1 or self.rng.random() < 0.1):
+                self.rejected.add(mark)
+                engine.decide_gate(ctx, gate.id, "reject",
+                                   reason="Underlaget behöver kompletteras innan beslut.")
+            else:
+                engine.decide_gate(ctx, gate.id, "approve", evidence={"note": "Godkänt"})
+            return ctx.queued
+
+    def _consult(self, s: Session, gate: Gate, today: date, now: datetime) -> list[tuple[int, int]]:
+        leader = holders(s, gate.process_id, "processledare", now)[0]
+        members = holders(s, gate.process_id, "samverkan", now)
+        ctx = engine.Context(s, engine.Actor.person(leader.id), now)
+        body_id = s.scalar(select(RoleAssignment.body_id).where(
+            RoleAssignment.process_id == gate.process_id, RoleAssignment.role == "samverkan"))
+        engine.record_consultation(
+            ctx, gate.id, subject="Information och samverkan inför beslut", held_on=today,
+            participants=[p.name for p in members], opinions="Parterna ställer sig bakom.",
+            outcome="Samverkat utan invändningar.", body_id=body_id)
+        return ctx.queued
+
+    def _make_plan(self, ctx: engine.Context, process: Process, level: str, owner: int,
+                   today: date) -> None:
+        s = ctx.session
+        unit_id = s.scalar(select(RoleAssignment.unit_id).where(
+            RoleAssignment.process_id == process.id, RoleAssignment.person_id == owner,
+            RoleAssignment.role == PLAN_OWNER_ROLE_BY_LEVEL[level]))
+        plan = engine.create_plan(ctx, process.id, level=level, owner_id=owner, unit_id=unit_id,
+                                  title=f"Handlingsplan nivå {level}")
+        for _ in range(self.rng.randint(1, 2)):
+            start = add_working_days(today, self.rng.randint(5, 20))
+            fields = engine.ActionFields(
+                development_area=self.rng.choice(AREAS), goal="Bättre förutsättningar för chefer",
+                description="Åtgärd enligt prioriterat utvecklingsområde", responsible_id=owner,
+                start_date=start, end_date=start + timedelta(days=self.rng.randint(30, 120)),
+                expected_effect="Mindre belastning", cost_estimate=float(self.rng.randint(0, 90)) * 1000,
+                follow_up_date=start + timedelta(days=60))
+            action = engine.add_action(ctx, plan.id, fields)
+            rep = holders(s, process.id, "skyddsombud", ctx.now)
+            engine.record_risk_assessment(
+                ctx, action.id, safety_representative=rep[0].name if rep else "Skyddsombud",
+                risks=[{"risk": "Ökad arbetsbelastning under omställningen", "likelihood": 2,
+                        "consequence": 2, "measure": "Stegvis införande"}],
+                participants=[s.get(Person, owner).name] + [p.name for p in rep[:1]],
+                conclusion="Riskerna är hanterbara med åtgärderna.")
+        gate = s.scalar(select(Gate).where(Gate.plan_id == plan.id))
+        leader = holders(s, process.id, "processledare", ctx.now)[0]
+        lctx = engine.Context(s, engine.Actor.person(leader.id), ctx.now)
+        members = [p.name for p in holders(s, process.id, "samverkan", ctx.now)]
+        engine.record_consultation(lctx, gate.id, subject=plan.title, held_on=today,
+                                   participants=members, outcome="Samverkad.")
+
+    def _plans(self, process_id: int, now: datetime) -> None:
+        with unit_of_work() as s:
+            for plan in s.scalars(select(ActionPlan).where(
+                    ActionPlan.process_id == process_id, ActionPlan.status == "draft")):
+                engine.adopt_plan(engine.Context(s, engine.Actor.person(plan.owner_id), now), plan.id)
+            for action in s.scalars(select(Action).where(
+                    Action.process_id == process_id, Action.status == "approved")):
+                try:
+                    engine.start_action(engine.Context(s, engine.Actor.person(action.responsible_id), now),
+                                        action.id)
+                except EngineError:
+                    continue
+
+    def _follow_up(self, ctx: engine.Context, process: Process) -> None:
+        for action in ctx.session.scalars(select(Action).where(
+                Action.process_id == process.id, Action.status == "in_progress")):
+            engine.finish_action(ctx, action.id, result="Genomförd enligt plan; effekten följs upp.")

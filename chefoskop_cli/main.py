@@ -1,0 +1,105 @@
+"""The ``chefoskop`` command line: database, demo data, simulation, mail and serving."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from chefoskop.i18n import gettext
+from chefoskop.settings import get_settings
+from chefoskop_cli.mail import mail_app
+
+
+def _(msgid: str, **params: Any) -> str:
+    """Translate CLI text into the configured default language."""
+    return gettext(get_settings().default_locale, msgid, **params)
+
+
+app = typer.Typer(help=_("Chefoskop: the process engine for Chefoskopet."), no_args_is_help=True)
+db_app = typer.Typer(help=_("Database tasks."), no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(mail_app, name="mail")
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema up to date."""
+    from chefoskop.db import get_engine
+    from chefoskop.migrate import upgrade
+
+    upgrade(get_engine())
+    _err(_("The database is up to date: {url}", url=get_engine().url.render_as_string()))
+
+
+def _prepare() -> None:
+    from chefoskop.db import get_engine
+    from chefoskop.migrate import upgrade
+    from flows.dispatch import configure_prefect_environment
+
+    configure_prefect_environment()
+    upgrade(get_engine())
+
+
+@app.command()
+def demo() -> None:
+    """Create the demo organisation Västra Söderbotten and start its process."""
+    from chefoskop.demo import create_demo
+    from flows.dispatch import start_queued
+
+    _prepare()
+    result = create_demo()
+    start_queued(result.queued, wait=True)
+    _err(_("Demo organisation {name} is ready; its process has started.", name=result.name))
+    for line in result.sign_in_lines:
+        _err(line)
+
+
+@app.command()
+def simulate(
+    organisations: Annotated[int, typer.Option(min=1, max=400, help=_("Number of organisations."))] = 3,
+    managers: Annotated[int, typer.Option(min=1, max=2000, help=_("First-line managers per organisation."))] = 40,
+    seed: Annotated[int, typer.Option(help=_("Random seed; the same seed gives the same result."))] = 1,
+    mail: Annotated[bool, typer.Option(help=_("Deliver the e-mail (to the local sink by default)."))] = True,
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print the summary as JSON."))] = False,
+) -> None:
+    """Run whole processes end to end with simulated people."""
+    from chefoskop.simulate import SimConfig, run_simulation
+
+    _prepare()
+    summary = run_simulation(SimConfig(organisations, managers, seed, mail=mail), progress=_err)
+    if as_json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        for key, value in summary.items():
+            print(f"{key}: {value}")
+
+
+@app.command()
+def steps() -> None:
+    """Open every queued step now (catch-up after a stop)."""
+    from flows.dispatch import run_pending_steps
+
+    _prepare()
+    work = run_pending_steps(wait=True)
+    _err(_("Opened {n} queued steps.", n=sum(len(v) for v in work.values())))
+
+
+@app.command()
+def sweep() -> None:
+    """Queue due reminders and escalations now."""
+    from flows.sweep import run_sweep
+
+    _prepare()
+    report = run_sweep()
+    _err(str(report))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
