@@ -103,16 +103,23 @@ def reload_translations() -> None:
     _translations.cache_clear()
 
 
+def _fill(text: str, params: dict[str, Any]) -> str:
+    # %(name)s is the convention (Jinja's i18n needs it); {name} is accepted in Python.
+    if not params:
+        return text
+    if "%(" in text:
+        return text % params
+    return text.format(**params) if "{" in text else text
+
+
 def gettext(locale: str | None, msgid: str, **params: Any) -> str:
-    """Translate ``msgid`` and fill ``%(name)s`` placeholders from ``params``."""
-    text = get_translations(locale).gettext(msgid)
-    return text % params if params else text
+    """Translate ``msgid`` and fill its ``%(name)s`` (or ``{name}``) placeholders."""
+    return _fill(get_translations(locale).gettext(msgid), params)
 
 
 def ngettext(locale: str | None, singular: str, plural: str, n: int, **params: Any) -> str:
-    """Translate a message with plural forms; ``%(num)s`` is the count."""
-    text = get_translations(locale).ngettext(singular, plural, n)
-    return text % {"num": n, **params}
+    """Translate a message with plural forms; ``num`` is the count."""
+    return _fill(get_translations(locale).ngettext(singular, plural, n), {"num": n, **params})
 
 
 def _as_date(value: date | datetime | str) -> date:

@@ -1,0 +1,187 @@
+"""The embedded mail sink: a local SMTP server that keeps every message in a Maildir.
+
+With no SMTP relay configured, mails go here instead of out into the world. The
+Maildir at ``<data_dir>/mail`` can be read by any other process (``chefoskop mail
+list``), also after the sink has stopped.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import mailbox
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesHeaderParser, BytesParser
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from chefoskop.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SINK_HOST = "127.0.0.1"
+
+
+def maildir_path(settings: Settings) -> Path:
+    """Where the sink of these settings keeps its mail."""
+    return Path(settings.data_dir) / "mail"
+
+
+def free_port(host: str = SINK_HOST) -> int:
+    """A TCP port that is free right now on ``host``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class MaildirHandler:
+    """aiosmtpd handler that stores each accepted message, unchanged, in a Maildir."""
+
+    def __init__(self, path: Path) -> None:
+        for folder in ("tmp", "new", "cur"):
+            (path / folder).mkdir(parents=True, exist_ok=True)
+        self.maildir = mailbox.Maildir(str(path), create=False)
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        """Store the message; the envelope recipients go into an X-Sink-Rcpt-To header."""
+        content = envelope.original_content or envelope.content
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        header = f"X-Sink-Rcpt-To: {', '.join(envelope.rcpt_tos)}\r\n".encode()
+        with self._lock:
+            self.maildir.add(header + content)
+        return "250 Message accepted for delivery"
+
+
+class MailSink:
+    """A local SMTP server on 127.0.0.1 in a background thread, storing into a Maildir."""
+
+    def __init__(self, path: Path | str, *, port: int = 0, host: str = SINK_HOST) -> None:
+        self.path = Path(path)
+        self.host = host
+        self._requested_port = port
+        self._controller: Controller | None = None
+
+    @property
+    def port(self) -> int:
+        """The port the sink listens on (only while running)."""
+        if self._controller is None:
+            raise RuntimeError("the mail sink is not running")
+        return int(self._controller.port)
+
+    def start(self) -> MailSink:
+        """Start listening; port 0 picks a free port."""
+        port = self._requested_port or free_port(self.host)
+        controller = Controller(
+            MaildirHandler(self.path), hostname=self.host, port=port, ready_timeout=10
+        )
+        controller.start()
+        self._controller = controller
+        log.info("mail sink listening on %s:%s, storing into %s", self.host, port, self.path)
+        return self
+
+    def stop(self) -> None:
+        """Stop listening (stored mail stays in the Maildir)."""
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def __enter__(self) -> MailSink:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+_running: MailSink | None = None
+_running_lock = threading.Lock()
+
+
+def ensure_sink(settings: Settings) -> tuple[str, int]:
+    """Host and port to send to: the configured relay, or a sink started on first use."""
+    global _running
+    if settings.smtp_host:
+        return settings.smtp_host, settings.smtp_port
+    with _running_lock:
+        if _running is None:
+            if settings.sink_port and _listening(SINK_HOST, settings.sink_port):
+                # Another chefoskop process (the web app, say) already runs the sink.
+                log.info("using the mail sink already on %s:%s", SINK_HOST, settings.sink_port)
+                return SINK_HOST, settings.sink_port
+            sink = MailSink(maildir_path(settings), port=settings.sink_port)
+            sink.start()
+            atexit.register(sink.stop)
+            _running = sink
+        return _running.host, _running.port
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class StoredMail:
+    """Headers of one message in the sink's Maildir."""
+
+    id: str
+    message_id: str
+    to: str
+    subject: str
+    date: datetime | None
+
+
+def _open(maildir: Path | str) -> mailbox.Maildir:
+    return mailbox.Maildir(str(maildir), create=False)
+
+
+def _date(value: str | None) -> datetime | None:
+    try:
+        return parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def list_messages(maildir: Path | str) -> list[StoredMail]:
+    """Every stored message, oldest first; an absent Maildir has none."""
+    if not Path(maildir, "cur").is_dir():
+        return []
+    box = _open(maildir)
+    parser = BytesHeaderParser(policy=policy.default)
+    found = []
+    for key in box.iterkeys():
+        headers = parser.parsebytes(box.get_bytes(key))
+        found.append(
+            StoredMail(
+                id=key,
+                message_id=str(headers.get("Message-ID", "")),
+                to=str(headers.get("To", "")),
+                subject=str(headers.get("Subject", "")),
+                date=_date(headers.get("Date")),
+            )
+        )
+    return sorted(found, key=lambda m: (m.date is None, m.date.timestamp() if m.date else 0, m.id))
+
+
+def read_message(maildir: Path | str, message_key: str) -> EmailMessage:
+    """One stored message, parsed; raises KeyError when there is no such id."""
+    raw = _open(maildir).get_bytes(message_key)
+    return BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[return-value]
+
+
+def text_part(message: EmailMessage) -> str:
+    """The plain-text body of a message ('' when it has none)."""
+    body = message.get_body(preferencelist=("plain",))
+    return body.get_content() if body is not None else ""
