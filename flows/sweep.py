@@ -1,0 +1,390 @@
+"""The reminders and escalation sweep over open tasks with a due date.
+
+Policy (all counts are Swedish working days, see ``flows.calendar``):
+
+- ``task_reminder``: once, ``remind_before_due_days`` before the due date, to
+  the assignee, else to every candidate. Skipped when the task was created
+  inside that window (its assignment mail is still fresh).
+- ``task_overdue``: on the first working day after the due date and then every
+  ``overdue_reminder_every_days``, to the same people.
+- ``escalation``: after ``escalate_after_overdue_days`` overdue days the task
+  reaches level 1 (processägare and processledare are told); after twice that,
+  level 2 adds the beställare. The level never goes past ``MAX_ESCALATION_LEVEL``
+  and falls back to 0 when the due date moves so the task is no longer overdue.
+  The people responsible for the task are not escalated to; they get task_overdue.
+- Nothing is sent on a non-working day; a missed day catches up with the current
+  reminder only, never with every missed one.
+
+Idempotence: every outbox row has a dedupe key naming the task, its iteration,
+its due date, the reminder slot or level and the recipient, and the task records
+``last_reminder_at`` and ``escalation_level`` (one audit event per task update).
+Concurrent sweeps: on PostgreSQL each task is written in its own savepoint; the
+task's version column makes the loser of a race fail with StaleDataError (or
+IntegrityError on a dedupe key) and skip. On SQLite a batch first takes the
+database's write lock, so a second sweep waits and then reads the first one's work.
+Nothing here commits; ``run_sweep`` commits one batch per transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+
+from sqlalchemy import or_, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from chefoskop import clock
+from chefoskop.settings import Settings, get_settings
+from flows.calendar import add_working_days, is_working_day, local_date, working_days_between
+from flows.engine import task_payload
+from flows.engine.core import Actor, Context, record
+from flows.rules import OPEN_TASK_STATES
+from models import Person, Process, Task
+from notifications.outbox import enqueue
+from roles.resolve import holders
+
+BATCH_SIZE = 500
+SWEEP_ACTOR = Actor(label="flow:sweep")
+MAX_ESCALATION_LEVEL = 2
+ESCALATION_ROLES: dict[int, tuple[str, ...]] = {
+    1: ("processagare", "processledare"),
+    2: ("processagare", "processledare", "bestallare"),
+}
+
+
+@dataclass
+class SweepReport:
+    """Notifications queued by a sweep (messages, not tasks) and tasks seen or skipped."""
+
+    reminders: int = 0
+    overdue: int = 0
+    escalations: int = 0
+    examined: int = 0
+    skipped: int = 0
+    last_id: int = 0
+
+    def add(self, other: SweepReport) -> None:
+        """Add the counts of ``other``; keep the larger ``last_id``."""
+        for f in fields(self):
+            if f.name != "last_id":
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        self.last_id = max(self.last_id, other.last_id)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The sweep's cadence, in working days."""
+
+    remind_before: int
+    overdue_every: int
+    escalate_after: int
+    max_level: int = MAX_ESCALATION_LEVEL
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Policy:
+        """The policy configured in ``settings``."""
+        return cls(
+            settings.remind_before_due_days,
+            settings.overdue_reminder_every_days,
+            settings.escalate_after_overdue_days,
+        )
+
+
+@dataclass(frozen=True)
+class TaskFacts:
+    """What the planner needs to know about one task (local dates)."""
+
+    due: date
+    created_on: date
+    last_reminded_on: date | None
+    level: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a sweep should do for one task today."""
+
+    reminder: str | None  # "task_reminder", "task_overdue" or None
+    slot: int  # 0 before the due date, k for the k-th overdue reminder
+    level: int  # the escalation level the task should have
+    overdue_days: int
+
+    def changes(self, facts: TaskFacts) -> bool:
+        """Whether the plan changes the task at all."""
+        return self.reminder is not None or self.level != facts.level
+
+
+def _not_reminded_since(facts: TaskFacts, start: date) -> bool:
+    return facts.last_reminded_on is None or facts.last_reminded_on < start
+
+
+def plan_task(facts: TaskFacts, today: date, policy: Policy) -> Plan:
+    """Decide the reminder and escalation level of one task on ``today`` (pure)."""
+    overdue = working_days_between(facts.due, today)
+    if overdue >= 1:
+        slot = (overdue - 1) // policy.overdue_every + 1
+        start = add_working_days(facts.due, 1 + (slot - 1) * policy.overdue_every)
+        reminder = "task_overdue" if _not_reminded_since(facts, start) else None
+        level = min(policy.max_level, overdue // policy.escalate_after)
+        return Plan(reminder, slot, max(level, facts.level), overdue)
+    reminder = None
+    if policy.remind_before >= 1 and -overdue <= policy.remind_before:
+        start = add_working_days(facts.due, -policy.remind_before)
+        if facts.created_on < start and _not_reminded_since(facts, start):
+            reminder = "task_reminder"
+    return Plan(reminder, 0, 0, overdue)
+
+
+@contextmanager
+def item_scope(session: Session) -> Iterator[None]:
+    """A savepoint around one item's writes on PostgreSQL; on SQLite the batch lock suffices."""
+    # pysqlite (legacy transaction control) commits when the outermost SAVEPOINT
+    # is released, so savepoints would break the caller's transaction there.
+    scope = nullcontext() if _is_sqlite(session) else session.begin_nested()
+    with scope:
+        yield
+
+
+def lock_for_batch(session: Session) -> None:
+    """On SQLite take the database write lock now, so reads that follow are not stale."""
+    if _is_sqlite(session):
+        session.execute(text("UPDATE task SET id = id WHERE 1 = 0"))
+
+
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def sweep(
+    session: Session, now: datetime, settings: Settings, *, batch_size: int = BATCH_SIZE
+) -> SweepReport:
+    """Sweep every open task in the caller's transaction (batched reads, no commit)."""
+    total = SweepReport()
+    while True:
+        part = sweep_batch(session, now, settings, after_id=total.last_id, limit=batch_size)
+        total.add(part)
+        if part.examined < batch_size:
+            return total
+
+
+def run_sweep(
+    now: datetime | None = None,
+    settings: Settings | None = None,
+    *,
+    batch_size: int = BATCH_SIZE,
+) -> SweepReport:
+    """Sweep every open task, committing one batch per transaction."""
+    from chefoskop.db import unit_of_work
+
+    now = now or clock.now()
+    settings = settings or get_settings()
+    total = SweepReport()
+    while True:
+        with unit_of_work() as session:
+            part = sweep_batch(session, now, settings, after_id=total.last_id, limit=batch_size)
+        total.add(part)
+        if part.examined < batch_size:
+            return total
+
+
+def sweep_batch(
+    session: Session,
+    now: datetime,
+    settings: Settings,
+    *,
+    after_id: int = 0,
+    limit: int = BATCH_SIZE,
+) -> SweepReport:
+    """Sweep up to ``limit`` open tasks with ids above ``after_id``; flushes, never commits."""
+    report = SweepReport(last_id=after_id)
+    today = local_date(now, settings.timezone)
+    if not is_working_day(today):
+        return report
+    policy = Policy.from_settings(settings)
+    lock_for_batch(session)
+    rows = session.execute(_batch_query(today, policy, after_id, limit)).all()
+    ctx = Context(session, SWEEP_ACTOR, now)
+    people = _people(session, [task for task, _ in rows])
+    cache: dict[tuple[int, int], list[Person]] = {}
+    for task, organisation_id in rows:
+        report.examined += 1
+        report.last_id = task.id
+        facts = _facts(task, settings.timezone)
+        plan = plan_task(facts, today, policy)
+        if not plan.changes(facts):
+            continue
+        try:
+            with item_scope(session):
+                done = _apply(ctx, task, organisation_id, plan, people, cache)
+        except (StaleDataError, IntegrityError):
+            report.skipped += 1  # another writer got there first; the next sweep looks again
+            continue
+        report.add(done)
+    return report
+
+
+def _batch_query(today: date, policy: Policy, after_id: int, limit: int):
+    horizon = add_working_days(today, policy.remind_before)
+    return (
+        select(Task, Process.organisation_id)
+        .join(Process, Process.id == Task.process_id)
+        .where(
+            Task.id > after_id,
+            Task.status.in_(sorted(OPEN_TASK_STATES)),
+            Task.due_date.is_not(None),
+            Process.status == "running",
+            or_(Task.due_date <= horizon, Task.escalation_level > 0),
+        )
+        .order_by(Task.id)
+        .limit(limit)
+    )
+
+
+def _facts(task: Task, tz: str) -> TaskFacts:
+    assert task.due_date is not None
+    last = task.last_reminder_at
+    return TaskFacts(
+        due=task.due_date,
+        created_on=local_date(task.created_at, tz),
+        last_reminded_on=local_date(last, tz) if last else None,
+        level=task.escalation_level,
+    )
+
+
+def _people(session: Session, tasks: list[Task]) -> dict[int, Person]:
+    ids = {t.assignee_id for t in tasks if t.assignee_id}
+    ids |= {c.person_id for t in tasks for c in t.candidates}
+    if not ids:
+        return {}
+    return {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(ids)))}
+
+
+def responsible(task: Task, people: dict[int, Person]) -> list[Person]:
+    """Who a reminder goes to: the active assignee, else every active candidate."""
+    assignee = people.get(task.assignee_id) if task.assignee_id else None
+    if assignee is not None and assignee.active:
+        return [assignee]
+    found = (people.get(c.person_id) for c in task.candidates)
+    return sorted((p for p in found if p is not None and p.active), key=lambda p: p.id)
+
+
+def _apply(
+    ctx: Context,
+    task: Task,
+    organisation_id: int,
+    plan: Plan,
+    people: dict[int, Person],
+    cache: dict[tuple[int, int], list[Person]],
+) -> SweepReport:
+    session = ctx.session
+    level_from = task.escalation_level
+    if plan.reminder:
+        task.last_reminder_at = ctx.now
+    task.escalation_level = plan.level
+    session.flush()  # the version check: a concurrent change raises StaleDataError here
+    payload = {
+        **task_payload(session, task),
+        "overdue_days": max(plan.overdue_days, 0),
+        "escalation_level": plan.level,
+    }
+    done, told = SweepReport(), responsible(task, people)
+    reminded: list[int] = []
+    if plan.reminder:
+        reminded = _queue(ctx, task, plan.reminder, told, payload, _reminder_key(task, plan))
+        setattr(done, "reminders" if plan.reminder == "task_reminder" else "overdue", len(reminded))
+    escalated: list[int] = []
+    if plan.level > level_from:
+        escalated = _escalate(ctx, task, plan, told, payload, cache)
+        done.escalations = len(escalated)
+    session.flush()  # a concurrent sweep's identical dedupe key raises IntegrityError here
+    _record(ctx, task, organisation_id, plan, level_from, reminded, escalated)
+    return done
+
+
+def _reminder_key(task: Task, plan: Plan) -> str:
+    if plan.reminder == "task_reminder":
+        return f"remind:{task.id}:{task.iteration}:{task.due_date}"
+    return f"overdue:{task.id}:{task.iteration}:{task.due_date}:{plan.slot}"
+
+
+def _escalate(
+    ctx: Context,
+    task: Task,
+    plan: Plan,
+    told: list[Person],
+    payload: dict,
+    cache: dict[tuple[int, int], list[Person]],
+) -> list[int]:
+    key = (task.process_id, plan.level)
+    if key not in cache:
+        found: dict[int, Person] = {}
+        for role in ESCALATION_ROLES[plan.level]:
+            for person in holders(ctx.session, task.process_id, role, ctx.now):
+                found.setdefault(person.id, person)
+        cache[key] = [p for p in found.values() if p.active]
+    skip = {p.id for p in told}
+    recipients = [p for p in cache[key] if p.id not in skip]
+    assignee = next((p.name for p in told if p.id == task.assignee_id), None)
+    prefix = f"escalate:{task.id}:{task.iteration}:{task.due_date}:{plan.level}"
+    payload = {**payload, "assignee_name": assignee}
+    return _queue(ctx, task, "escalation", recipients, payload, prefix)
+
+
+def _queue(
+    ctx: Context, task: Task, kind: str, recipients: list[Person], payload: dict, prefix: str
+) -> list[int]:
+    sent = []
+    for person in recipients:
+        row = enqueue(
+            ctx.session,
+            kind=kind,
+            recipient=person,
+            payload=payload,
+            process_id=task.process_id,
+            task_id=task.id,
+            dedupe_key=f"{prefix}:{person.id}",
+            now=ctx.now,
+        )
+        if row is not None:
+            sent.append(person.id)
+    return sent
+
+
+def _record(
+    ctx: Context,
+    task: Task,
+    organisation_id: int,
+    plan: Plan,
+    level_from: int,
+    reminded: list[int],
+    escalated: list[int],
+) -> None:
+    if plan.level > level_from:
+        action = "escalated"
+    elif plan.level < level_from:
+        action = "escalation_cleared"
+    else:
+        action = "reminded"
+    record(
+        ctx,
+        organisation_id=organisation_id,
+        process_id=task.process_id,
+        entity="task",
+        entity_id=task.id,
+        action=action,
+        from_state=task.status,
+        to_state=task.status,
+        data={
+            "reminder": plan.reminder,
+            "slot": plan.slot,
+            "overdue_days": plan.overdue_days,
+            "level_from": level_from,
+            "level_to": plan.level,
+            "reminded": reminded,
+            "escalated_to": escalated,
+        },
+    )
