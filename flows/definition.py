@@ -111,6 +111,12 @@ class StepSpec(BaseModel):
             unknown = set(gate.reopens) - set(keys)
             if unknown:
                 raise ValueError(f"step {self.number}, gate {gate.key}: reopens unknown {sorted(unknown)}")
+            order = ("forbered", "aktivitet", "analys", "close")
+            late = [k for k in gate.reopens
+                    if order.index(self.activity(k).phase) >= order.index(gate.before)]
+            if late:
+                raise ValueError(f"step {self.number}, gate {gate.key}: reopened work {late} "
+                                 "must come before the gate")
             if gate.kind in ("approval", "consultation") and gate.before != "forbered" and not gate.reopens:
                 raise ValueError(f"step {self.number}, gate {gate.key}: must name the work it reopens")
         if not any(g.kind == "approval" and g.before == "close" for g in self.gates):

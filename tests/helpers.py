@@ -1,0 +1,132 @@
+"""Test helpers: organisations and processes built through the engine, never by direct inserts."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
+
+import models
+from chefoskop.seed import SeededOrganisation, build_organisation
+from flows.calendar import add_working_days
+from flows import engine
+from flows.engine.queries import current_gates
+from models import Gate, Process, StepInstance, Task
+
+NOW = datetime(2027, 2, 1, 8, 0, tzinfo=UTC)
+_names = itertools.count(1)
+
+
+@dataclass
+class Started:
+    """An organisation with a started process whose step 1 is open."""
+
+    org: SeededOrganisation
+    process_id: int
+
+    def person(self, role: str, index: int = 0) -> int:
+        """Id of the ``index``-th person seeded in ``role``."""
+        return self.org.by_role[role][index].id
+
+
+def ctx_for(session: Session, person_id: int | None, now: datetime = NOW) -> engine.Context:
+    """An engine context acting as ``person_id`` (or the system)."""
+    actor = engine.Actor.person(person_id) if person_id else engine.SYSTEM
+    return engine.Context(session, actor, now)
+
+
+def open_queued(session: Session, queued: list[tuple[int, int]], now: datetime = NOW) -> None:
+    """Open queued steps the way a step flow does."""
+    for _, step_id in queued:
+        engine.open_step(ctx_for(session, None, now), step_id)
+
+
+def start(session: Session, managers: int = 6, seed: int = 7, now: datetime = NOW) -> Started:
+    """Seed an organisation, start its process and open step 1 (committed)."""
+    org = build_organisation(session, f"Testkommun {next(_names)}-{seed}", managers, seed=seed)
+    ctx = ctx_for(session, org.by_role["processledare"][0].id, now)
+    process = engine.start_process(ctx, org.organisation.id, "Chefoskopet", org.roster)
+    open_queued(session, ctx.queued, now)
+    session.commit()
+    return Started(org, process.id)
+
+
+def step(session: Session, process_id: int, number: int) -> StepInstance:
+    """Step ``number`` of the process."""
+    return session.scalars(select(StepInstance).where(
+        StepInstance.process_id == process_id, StepInstance.step_no == number)).one()
+
+
+def gate(session: Session, process_id: int, number: int, key: str) -> Gate:
+    """The current row of gate ``key`` in step ``number``."""
+    return current_gates(session, step(session, process_id, number))[key]
+
+
+def live_tasks(session: Session, process_id: int, activity: str | None = None) -> list[Task]:
+    """Open or claimed tasks of the process (optionally of one activity), by id."""
+    stmt = select(Task).where(Task.process_id == process_id, Task.status.in_(("open", "claimed")))
+    if activity:
+        stmt = stmt.where(Task.activity_key == activity)
+    return list(session.scalars(stmt.order_by(Task.id)))
+
+
+def form_data(session: Session, task: Task) -> dict:
+    """Valid form data for the task's activity."""
+    from flows.engine.queries import step_spec
+
+    process = session.get(Process, task.process_id)
+    spec = step_spec(process, session.get(StepInstance, task.step_id)).activity(task.activity_key)
+    return {f.key: f"{f.key} text" for f in spec.fields}
+
+
+def finish_phase_tasks(session: Session, process_id: int, now: datetime = NOW) -> list:
+    """Complete every live task of the process once; returns steps queued meanwhile."""
+    queued = []
+    for task in live_tasks(session, process_id):
+        who = task.assignee_id or task.candidates[0].person_id
+        ctx = ctx_for(session, who, now)
+        engine.complete(ctx, task.id, form_data(session, task))
+        queued += ctx.queued
+    return queued
+
+
+def walk_to(session: Session, process_id: int, number: int, now: datetime = NOW) -> None:
+    """Drive the process (approving everything) until step ``number`` is open; commits."""
+    from chefoskop.sim_people import SimPeople
+
+    people = SimPeople(random.Random(1), late_share=0.0)
+    people.rejected = {(process_id, n, "step_approval") for n in range(1, 10)}
+    today = now.date()
+    for _ in range(200):
+        session.commit()
+        session.expire_all()
+        current = step(session, process_id, number)
+        if current.status == "open":
+            return
+        moment = datetime.combine(today, now.timetz())
+        queued = people.act(process_id, today, moment)
+        session.expire_all()  # the simulated people worked in their own sessions
+        open_queued(session, queued, moment)
+        session.commit()
+        today = add_working_days(today, 1)
+    raise AssertionError(f"step {number} never opened")
+
+
+def snapshot(session: Session) -> dict[str, list[tuple]]:
+    """Every row of every table, to show that a refused call changed nothing."""
+    session.expire_all()
+    result = {}
+    for table in models.Base.metadata.sorted_tables:
+        cols = [c.name for c in table.columns]
+        rows = session.execute(select(table)).all()
+        result[table.name] = sorted((tuple(str(r._mapping[c]) for c in cols) for r in rows))
+    return result
+
+
+def inspect_status(obj) -> str | None:
+    """The committed status of a mapped object."""
+    return inspect(obj).attrs.status.loaded_value
