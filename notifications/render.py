@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache, lru_cache, partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -95,9 +95,8 @@ def _make_ngettext(translations: Any) -> Callable[..., str]:
     return ngettext
 
 
-@cache
 def _locale_helpers(lang: str) -> dict[str, Any]:
-    translations = i18n.get_translations(lang)
+    translations = i18n.get_translations(lang)  # cached there; reload_translations() works
     return {
         "locale": lang,
         "gettext": _make_gettext(translations),
@@ -112,7 +111,7 @@ def _locale_helpers(lang: str) -> dict[str, Any]:
 
 def template_context(locale: str | None) -> dict[str, Any]:
     """Translation and formatting helpers for rendering any template in ``locale``."""
-    return dict(_locale_helpers(i18n.normalise_locale(locale)))
+    return _locale_helpers(i18n.normalise_locale(locale))
 
 
 def localise(value: Any, lang: str) -> Any:
