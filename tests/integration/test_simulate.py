@@ -1,0 +1,56 @@
+"""``chefoskop simulate`` end to end in a subprocess; its summary matches the database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import func, select
+
+from models import AuditEvent, Gate, Organisation, Process, StepInstance, Task
+
+
+def _simulate(database_url: str, tmp_path, seed: int) -> dict:
+    env = {**os.environ, "CHEFOSKOP_DATABASE_URL": database_url, "CHEFOSKOP_FLOW_MODE": "direct",
+           "CHEFOSKOP_DATA_DIR": str(tmp_path / f"data-{seed}"), "CHEFOSKOP_SINK_PORT": "0"}
+    done = subprocess.run(
+        [sys.executable, "-m", "chefoskop_cli.main", "simulate", "--organisations", "2",
+         "--managers", "5", "--seed", str(seed), "--json"],
+        env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "organisation 2/2" in done.stderr  # progress goes to stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.slow
+def test_simulate_two_organisations_matches_the_database(session, database_url, tmp_path):
+    summary = _simulate(database_url, tmp_path, seed=5)
+    assert summary["processes_started"] == summary["processes_completed"] == 2
+    assert summary["steps_completed"] == 18
+    assert summary["gates_rejected"] >= 2  # at least one rejection per process
+    orgs = session.scalars(select(Organisation.id).where(Organisation.name.like("Simulerad%"))).all()
+    pids = select(Process.id).where(Process.organisation_id.in_(orgs))
+
+    def n(model, *where):
+        return session.scalar(select(func.count()).select_from(model).where(*where))
+
+    assert summary["tasks_created"] == n(Task, Task.process_id.in_(pids))
+    assert summary["tasks_completed"] == n(Task, Task.process_id.in_(pids), Task.status == "completed")
+    assert summary["gates_passed"] == n(Gate, Gate.process_id.in_(pids), Gate.status == "approved")
+    assert summary["gates_rejected"] == n(Gate, Gate.process_id.in_(pids), Gate.status == "rejected")
+    assert summary["audit_events"] == n(AuditEvent, AuditEvent.organisation_id.in_(orgs))
+    assert n(StepInstance, StepInstance.process_id.in_(pids), StepInstance.status != "closed") == 0
+    assert summary["mails_delivered"] > summary["tasks_created"] // 2
+    # No step closed with a gate that is not approved (the newest row of each gate).
+    for step_id, key in session.execute(select(Gate.step_id, Gate.key).where(
+            Gate.process_id.in_(pids), Gate.step_id.is_not(None)).distinct()):
+        newest = session.scalars(select(Gate.status).where(Gate.step_id == step_id, Gate.key == key)
+                                 .order_by(Gate.iteration.desc())).first()
+        assert newest == "approved"
+
+    again = _simulate(database_url, tmp_path, seed=5)
+    strip = lambda d: {k: v for k, v in d.items() if k != "seconds"}  # noqa: E731
+    assert strip(again) == strip(summary)
