@@ -21,6 +21,7 @@ PREFECT_HOME in the data folder) unless the environment already sets them.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import sys
@@ -74,8 +75,13 @@ def start_step_flows(step_ids_by_number: Mapping[int, list[int]], *, wait: bool 
     elif wait:
         _run_embedded(work)
     else:
+        # The thread sees the caller's context variables, such as Prefect's settings.
+        context = contextvars.copy_context()
         threading.Thread(
-            target=_run_embedded_logged, args=(work,), name="chefoskop-step-flows", daemon=True
+            target=context.run,
+            args=(_run_embedded_logged, work),
+            name="chefoskop-step-flows",
+            daemon=True,
         ).start()
 
 
@@ -129,6 +135,7 @@ def _run_deployments(work: Mapping[int, list[int]], *, wait: bool) -> None:
             name=deployment_name(step_no),
             parameters={"step_ids": ids},
             timeout=DEPLOYMENT_WAIT_SECONDS if wait else 0,
+            poll_interval=1,
             as_subflow=False,
             _sync=True,  # also from inside an event loop (an async API handler)
         )

@@ -29,11 +29,12 @@ from sqlalchemy.orm.exc import StaleDataError  # noqa: E402
 from chefoskop import clock  # noqa: E402
 from chefoskop.db import get_sessionmaker, unit_of_work  # noqa: E402
 from chefoskop.settings import get_settings  # noqa: E402
+from flows.batch import item_scope, lock_for_batch  # noqa: E402
 from flows.definition import StepSpec, load_definition  # noqa: E402
 from flows.engine import open_step, queued_step_ids  # noqa: E402
 from flows.engine.core import Actor, Context  # noqa: E402
 from flows.errors import IllegalTransition  # noqa: E402
-from flows.sweep import item_scope, lock_for_batch, run_sweep  # noqa: E402
+from flows.sweep import run_sweep  # noqa: E402
 from models import StepInstance  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -82,16 +83,27 @@ def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
         yield ids[start : start + size]
 
 
+class StepsNotOpened(RuntimeError):
+    """Some steps of a batch failed to open; the others were committed, these stay queued."""
+
+
 def open_batch(step_no: int, step_ids: list[int]) -> list[int]:
     """Open the queued steps ``step_ids`` (of number ``step_no``) in one transaction."""
     load_hook_modules()
     opened: list[int] = []
+    failed: dict[int, str] = {}
     with unit_of_work() as session:
         lock_for_batch(session)
         ctx = Context(session, Actor(label=f"flow:step-{step_no}"), clock.now())
         for step_id in step_ids:
-            if _open_one(ctx, step_no, step_id):
-                opened.append(step_id)
+            try:
+                if _open_one(ctx, step_no, step_id):
+                    opened.append(step_id)
+            except Exception as exc:  # its savepoint is undone; the batch goes on
+                log.exception("step %s (number %s) failed to open", step_id, step_no)
+                failed[step_id] = f"{type(exc).__name__}: {exc}"
+    if failed:  # after the commit: the flow run fails visibly and Prefect retries these
+        raise StepsNotOpened(f"step {step_no}: not opened, still queued: {failed}")
     return opened
 
 
@@ -160,10 +172,17 @@ step_8_flow = STEP_FLOWS[8]
 step_9_flow = STEP_FLOWS[9]
 
 
+class SweepFailures(RuntimeError):
+    """Some tasks failed in a sweep; every other task's notices were committed."""
+
+
 @flow(name="sweep")
 def sweep_flow(batch_size: int = 500) -> dict[str, int]:
     """Queue due reminders, overdue notices and escalations (one transaction per batch)."""
-    return asdict(run_sweep(clock.now(), get_settings(), batch_size=batch_size))
+    report = asdict(run_sweep(clock.now(), get_settings(), batch_size=batch_size))
+    if report["failed"]:
+        raise SweepFailures(f"sweep finished with failed tasks (see the log): {report}")
+    return report
 
 
 @flow(name="deliver")

@@ -18,27 +18,28 @@ Policy (all counts are Swedish working days, see ``flows.calendar``):
 Idempotence: every outbox row has a dedupe key naming the task, its iteration,
 its due date, the reminder slot or level and the recipient, and the task records
 ``last_reminder_at`` and ``escalation_level`` (one audit event per task update).
-Concurrent sweeps: on PostgreSQL each task is written in its own savepoint; the
-task's version column makes the loser of a race fail with StaleDataError (or
-IntegrityError on a dedupe key) and skip. On SQLite a batch first takes the
-database's write lock, so a second sweep waits and then reads the first one's work.
+Concurrent sweeps: each task is written in its own savepoint (``flows.batch``);
+on PostgreSQL the task's version column makes the loser of a race fail with
+StaleDataError (or IntegrityError on a dedupe key) and skip the task. On SQLite
+a batch first takes the database's write lock, so a second sweep waits and then
+reads the first one's work. Any other error undoes that task only (``failed``).
 Nothing here commits; ``run_sweep`` commits one batch per transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+import logging
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from chefoskop import clock
 from chefoskop.settings import Settings, get_settings
+from flows.batch import item_scope, lock_for_batch
 from flows.calendar import add_working_days, is_working_day, local_date, working_days_between
 from flows.engine import task_payload
 from flows.engine.core import Actor, Context, record
@@ -46,6 +47,8 @@ from flows.rules import OPEN_TASK_STATES
 from models import Person, Process, Task
 from notifications.outbox import enqueue
 from roles.resolve import holders
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 SWEEP_ACTOR = Actor(label="flow:sweep")
@@ -58,13 +61,14 @@ ESCALATION_ROLES: dict[int, tuple[str, ...]] = {
 
 @dataclass
 class SweepReport:
-    """Notifications queued by a sweep (messages, not tasks) and tasks seen or skipped."""
+    """Notifications queued by a sweep (messages, not tasks) and tasks seen, skipped or failed."""
 
     reminders: int = 0
     overdue: int = 0
     escalations: int = 0
     examined: int = 0
-    skipped: int = 0
+    skipped: int = 0  # another writer changed the task meanwhile; the next sweep looks again
+    failed: int = 0  # an error undid this task's notices; logged, retried by the next sweep
     last_id: int = 0
 
     def add(self, other: SweepReport) -> None:
@@ -139,26 +143,6 @@ def plan_task(facts: TaskFacts, today: date, policy: Policy) -> Plan:
     return Plan(reminder, 0, 0, overdue)
 
 
-@contextmanager
-def item_scope(session: Session) -> Iterator[None]:
-    """A savepoint around one item's writes on PostgreSQL; on SQLite the batch lock suffices."""
-    # pysqlite (legacy transaction control) commits when the outermost SAVEPOINT
-    # is released, so savepoints would break the caller's transaction there.
-    scope = nullcontext() if _is_sqlite(session) else session.begin_nested()
-    with scope:
-        yield
-
-
-def lock_for_batch(session: Session) -> None:
-    """On SQLite take the database write lock now, so reads that follow are not stale."""
-    if _is_sqlite(session):
-        session.execute(text("UPDATE task SET id = id WHERE 1 = 0"))
-
-
-def _is_sqlite(session: Session) -> bool:
-    return session.get_bind().dialect.name == "sqlite"
-
-
 def sweep(
     session: Session, now: datetime, settings: Settings, *, batch_size: int = BATCH_SIZE
 ) -> SweepReport:
@@ -215,16 +199,28 @@ def sweep_batch(
         report.last_id = task.id
         facts = _facts(task, settings.timezone)
         plan = plan_task(facts, today, policy)
-        if not plan.changes(facts):
-            continue
-        try:
-            with item_scope(session):
-                done = _apply(ctx, task, organisation_id, plan, people, cache)
-        except (StaleDataError, IntegrityError):
-            report.skipped += 1  # another writer got there first; the next sweep looks again
-            continue
-        report.add(done)
+        if plan.changes(facts):
+            report.add(_sweep_task(ctx, task, organisation_id, plan, people, cache))
     return report
+
+
+def _sweep_task(
+    ctx: Context,
+    task: Task,
+    organisation_id: int,
+    plan: Plan,
+    people: dict[int, Person],
+    cache: dict[tuple[int, int], list[Person]],
+) -> SweepReport:
+    task_id = task.id
+    try:
+        with item_scope(ctx.session):
+            return _apply(ctx, task, organisation_id, plan, people, cache)
+    except (StaleDataError, IntegrityError):
+        return SweepReport(skipped=1)
+    except Exception:  # one broken task must not stop the reminders of all others
+        log.exception("sweep: task %s failed and was left unchanged", task_id)
+        return SweepReport(failed=1)
 
 
 def _batch_query(today: date, policy: Policy, after_id: int, limit: int):

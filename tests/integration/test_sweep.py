@@ -249,3 +249,25 @@ def test_two_concurrent_sweeps_send_once(build, session_factory, session, batche
     appoint = select(Task.escalation_level).where(Task.activity_key == "appoint_roles")
     assert set(session.scalars(appoint)) == {1}
     assert session.scalar(select(func.count()).select_from(StepInstance)) == 9 * 4
+
+
+def test_a_broken_task_is_undone_alone(build, session_factory, session, monkeypatch) -> None:
+    import flows.sweep as sweep_module
+
+    world = build(2)
+    broken = world.task(session, "appoint_roles", process_index=0).id
+    real = sweep_module.task_payload
+
+    def payload(s, task):
+        if task.id == broken:
+            raise LookupError("definition missing")
+        return real(s, task)
+
+    monkeypatch.setattr(sweep_module, "task_payload", payload)
+    report = _sweep_at(session_factory, at(date(2026, 3, 12)))
+    assert report.failed == 1 and report.overdue == 1  # the other process's task
+    session.expire_all()
+    task = session.get(Task, broken)
+    assert (task.last_reminder_at, task.escalation_level) == (None, 0)
+    assert not _outbox(session, task_id=broken, kind="task_overdue")
+    assert _sweep_audits(session) == 3  # the three tasks that did change
