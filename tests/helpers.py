@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 import models
 from chefoskop.seed import SeededOrganisation, build_organisation
-from flows.calendar import add_working_days
 from flows import engine
+from flows.calendar import add_working_days
 from flows.engine.queries import current_gates
 from models import Gate, Process, StepInstance, Task
 
@@ -123,7 +123,7 @@ def snapshot(session: Session) -> dict[str, list[tuple]]:
     for table in models.Base.metadata.sorted_tables:
         cols = [c.name for c in table.columns]
         rows = session.execute(select(table)).all()
-        result[table.name] = sorted((tuple(str(r._mapping[c]) for c in cols) for r in rows))
+        result[table.name] = sorted(tuple(str(r._mapping[c]) for c in cols) for r in rows)
     return result
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from functools import partial
 
 from sqlalchemy import func, select
 
@@ -49,9 +50,11 @@ def test_of_many_concurrent_claims_exactly_one_wins(session, session_factory):
     session.commit()
     task = live_tasks(session, s.process_id, "process_plan")[0]
     claimers = [s.person("processledare", 0), s.person("processledare", 1)] * 5
-    outcomes = _race(session_factory, [
-        (lambda who: lambda db: engine.claim(ctx_for(db, who), task.id))(p) for p in claimers
-    ])
+
+    def claim(who, db):
+        engine.claim(ctx_for(db, who), task.id)
+
+    outcomes = _race(session_factory, [partial(claim, p) for p in claimers])
     assert outcomes.count("won") == 1, outcomes
     assert all(o in ("won", "Conflict") for o in outcomes), outcomes
     session.expire_all()
@@ -67,11 +70,12 @@ def test_of_concurrent_gate_decisions_exactly_one_is_kept(session, session_facto
     order = gate(session, s.process_id, 1, "order")
     who = s.person("bestallare")
     decisions = ["approve", "reject"] * 4
-    outcomes = _race(session_factory, [
-        (lambda d: lambda db: engine.decide_gate(ctx_for(db, who), order.id, d, reason="Nej",
-                                                 expected_version=order.version))(d)
-        for d in decisions
-    ])
+
+    def decide(decision, db):
+        engine.decide_gate(ctx_for(db, who), order.id, decision, reason="Nej",
+                           expected_version=order.version)
+
+    outcomes = _race(session_factory, [partial(decide, d) for d in decisions])
     assert outcomes.count("won") == 1, outcomes
     session.expire_all()
     events = session.scalar(select(func.count()).select_from(AuditEvent).where(
