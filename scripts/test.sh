@@ -14,6 +14,12 @@ if ! pg_ready && command -v pg_ctlcluster >/dev/null; then
   for _ in $(seq 1 30); do pg_ready && break; sleep 1; done
 fi
 
+# Browser tests drive Debian's chromium through Playwright (never `playwright install`).
+if ! command -v chromium >/dev/null; then
+  echo "Installing Debian's chromium for the browser tests ..." >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 echo "== test suite on SQLite ==" >&2
 pytest -q -p no:cacheprovider "$@"
 echo "== test suite on PostgreSQL ==" >&2
