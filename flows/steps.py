@@ -48,10 +48,9 @@ StepHook = Callable[[Context, StepInstance], None]
 # fresh worker process registers them too).
 # A prefect.yaml entrypoint (flows/steps.py:step_1_flow) loads this file a second
 # time under another module name; that copy shares the package module's registry.
-AFTER_OPEN: dict[int, list[StepHook]] = (
-    {} if __name__ == "flows.steps" else importlib.import_module("flows.steps").AFTER_OPEN
-)
-HOOK_MODULES: list[str] = []
+_PACKAGE = None if __name__ == "flows.steps" else importlib.import_module("flows.steps")
+AFTER_OPEN: dict[int, list[StepHook]] = {} if _PACKAGE is None else _PACKAGE.AFTER_OPEN
+HOOK_MODULES: list[str] = [] if _PACKAGE is None else _PACKAGE.HOOK_MODULES
 
 
 def after_open(step_no: int) -> Callable[[StepHook], StepHook]:
@@ -128,12 +127,20 @@ def _queued(step_no: int) -> list[int]:
         return list(queued_step_ids(session, step_no))
 
 
-def run_step(step_no: int, step_ids: list[int] | None = None, batch_size: int = BATCH_SIZE):
+def run_step(
+    step_no: int, step_ids: list[int] | None = None, batch_size: int = BATCH_SIZE
+) -> list[int]:
     """Open the given (default: all queued) steps of number ``step_no`` without Prefect."""
     ids = _queued(step_no) if step_ids is None else list(step_ids)
     opened: list[int] = []
+    failures: list[str] = []
     for chunk in _chunks(ids, batch_size):
-        opened += open_batch(step_no, chunk)
+        try:
+            opened += open_batch(step_no, chunk)
+        except StepsNotOpened as exc:  # the other batches still run
+            failures.append(str(exc))
+    if failures:
+        raise StepsNotOpened("; ".join(failures))
     return opened
 
 
@@ -148,8 +155,16 @@ def make_step_flow(step: StepSpec) -> Flow:
     def run(step_ids: list[int] | None = None) -> list[int]:
         ids = _queued(step.number) if step_ids is None else list(step_ids)
         opened: list[int] = []
+        failures: list[str] = []
         for chunk in _chunks(ids, BATCH_SIZE):
-            opened += open_batch_task(step.number, chunk)
+            state = open_batch_task(step.number, chunk, return_state=True)
+            result = state.result(raise_on_failure=False)
+            if state.is_completed():
+                opened += result
+            else:  # retried and still failing; the other batches still run
+                failures.append(str(result))
+        if failures:
+            raise StepsNotOpened("; ".join(failures))
         return opened
 
     # Deployments name the flow by the module attribute it is bound to below.

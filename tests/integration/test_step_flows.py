@@ -192,6 +192,25 @@ def test_step_flow_runs_through_prefect(session_factory, prefect_harness) -> Non
 
 
 @pytest.mark.prefect_server
+def test_a_failing_step_fails_the_flow_run_visibly(
+    session_factory, hooks, monkeypatch, prefect_harness
+) -> None:
+    import flows.steps as steps
+
+    ids = ids_of(queue_processes(session_factory, 3))
+
+    @after_open(1)
+    def explode_on_the_first(ctx, step):
+        if step.id == ids[0]:
+            raise RuntimeError("survey service down")
+
+    monkeypatch.setattr(steps, "open_batch_task", steps.open_batch_task.with_options(retries=0))
+    state = STEP_FLOWS[1](step_ids=ids, return_state=True)
+    assert state.is_failed()
+    assert statuses(session_factory, ids) == ["queued", "open", "open"]
+
+
+@pytest.mark.prefect_server
 def test_embedded_dispatch_returns_at_once(session_factory, monkeypatch, prefect_harness) -> None:
     monkeypatch.setenv("CHEFOSKOP_FLOW_MODE", "embedded")
     get_settings.cache_clear()
