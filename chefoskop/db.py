@@ -23,10 +23,16 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            # pysqlite's own transaction control is kept on purpose: reads outside a
+            # write see the newest rows and writers wait on the busy timeout instead of
+            # failing on a stale snapshot. It begins a transaction only at the first
+            # write, so a SAVEPOINT before any write must be preceded by one (see
+            # flows/batch.py: lock_for_batch).
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
         return engine

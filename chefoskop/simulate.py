@@ -25,6 +25,7 @@ from flows.dispatch import start_queued
 from models import Organisation, Process
 
 START = datetime(2027, 1, 11, 7, 0, tzinfo=UTC)  # a Monday, 08:00 in Stockholm
+DELIVER_EVERY_DAYS = 5  # the sender runs every few simulated days; each run opens one connection
 
 
 @dataclass
@@ -112,7 +113,8 @@ def run_simulation(cfg: SimConfig, progress: Callable[[str], None] = lambda _: N
             for pid in state.process_ids:
                 state.queued += people.act(pid, state.today, state.now)
             run_sweep(now=state.now)
-            _deliver(cfg, state)
+            if state.days % DELIVER_EVERY_DAYS == 0:
+                _deliver(cfg, state)
             state.today = add_working_days(state.today, 1)
             state.days += 1
             if state.days % 10 == 0:
