@@ -45,7 +45,7 @@ TRANSITIONS: Mapping[str, Mapping[str | None, frozenset[str]]] = {
         "in_progress": frozenset({"done", "risk_pending", "dropped"}),
     },
     "role_assignment": {None: frozenset({"active"}), "active": frozenset({"ended"})},
-    "delegation": {None: frozenset({"active"}), "active": frozenset({"revoked"})},
+    "delegation": {None: frozenset({"active"}), "active": frozenset({"revoked", "expired"})},
 }
 
 OPEN_TASK_STATES = frozenset({"open", "claimed"})

@@ -167,6 +167,10 @@ def run_sweep(
     now = now or clock.now()
     settings = settings or get_settings()
     total = SweepReport()
+    with unit_of_work() as session:
+        from flows.engine import Actor, Context, expire_delegations
+
+        expire_delegations(Context(session, Actor(label="sweep"), now))
     while True:
         with unit_of_work() as session:
             part = sweep_batch(session, now, settings, after_id=total.last_id, limit=batch_size)

@@ -47,3 +47,5 @@ class Delegation(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     revoked_at: Mapped[datetime | None]
+    # active -> revoked (ended early) or expired (its period is over and tasks went back)
+    status: Mapped[str] = mapped_column(String(20), default="active", index=True)

@@ -20,7 +20,14 @@ from flows.engine.core import SYSTEM, Actor, Context, record, transition
 from flows.engine.gates import cancel_process, decide_gate, record_consultation
 from flows.engine.notify import task_payload as _task_payload
 from flows.engine.queries import current_gates, queued_step_ids
-from flows.engine.roster import assign_role, delegate, end_assignment, reroute, revoke_delegation
+from flows.engine.roster import (
+    assign_role,
+    delegate,
+    end_assignment,
+    expire_delegations,
+    reroute,
+    revoke_delegation,
+)
 from flows.engine.steps import RoleSpec, open_step, start_process
 from flows.engine.tasks import claim, complete, reassign, unclaim
 
@@ -33,7 +40,7 @@ def task_payload(session, task) -> dict:
 __all__ = [
     "SYSTEM", "ActionFields", "Actor", "Context", "RoleSpec", "add_action", "adopt_plan",
     "assign_role", "cancel_process", "change_action", "claim", "complete", "create_plan",
-    "current_gates", "decide_gate", "delegate", "end_assignment", "finish_action", "open_step",
+    "current_gates", "decide_gate", "delegate", "end_assignment", "expire_delegations", "finish_action", "open_step",
     "queued_step_ids", "reassign", "record", "record_consultation", "record_risk_assessment",
     "reroute", "revoke_delegation", "start_action", "start_process", "task_payload",
     "transition", "unclaim",

@@ -107,6 +107,7 @@ def delegate(ctx: Context, process_id: int, role: str, to_person_id: int, *,
     row = Delegation(process_id=process.id, role=role, from_person_id=source,
                      to_person_id=to_person_id, starts_at=starts_at, ends_at=ends_at,
                      reason=reason, created_by_id=ctx.actor.person_id)
+    row.status = "active"
     ctx.session.add(row)
     ctx.session.flush()
     record(ctx, organisation_id=process.organisation_id, process_id=process.id,
@@ -122,15 +123,27 @@ def revoke_delegation(ctx: Context, delegation_id: int) -> Delegation:
     process = get(ctx.session, Process, row.process_id)
     if ctx.actor.person_id not in (row.from_person_id, row.to_person_id):
         require_role(ctx, process, ("processagare",))
-    if row.revoked_at is not None:
-        raise InvalidData("already revoked", errors={"id": "revoked"})
+    if row.status != "active":
+        raise InvalidData("the delegation has already ended", errors={"id": row.status})
     row.revoked_at = ctx.now
-    ctx.session.flush()
-    record(ctx, organisation_id=process.organisation_id, process_id=process.id,
-           entity="delegation", entity_id=row.id, action="revoked", from_state="active",
-           to_state="revoked")
+    transition(ctx, row, "delegation", "revoked", organisation_id=process.organisation_id,
+               process_id=process.id)
     reroute(ctx, process, {row.role})
     return row
+
+
+def expire_delegations(ctx: Context) -> int:
+    """Close delegations whose period is over and send their open tasks back; returns how many."""
+    from sqlalchemy import select
+
+    due = ctx.session.scalars(select(Delegation).where(
+        Delegation.status == "active", Delegation.ends_at <= ctx.now).order_by(Delegation.id)).all()
+    for row in due:
+        process = get(ctx.session, Process, row.process_id)
+        transition(ctx, row, "delegation", "expired", organisation_id=process.organisation_id,
+                   process_id=process.id)
+        reroute(ctx, process, {row.role})
+    return len(due)
 
 
 def reroute(ctx: Context, process: Process, roles: set[str]) -> int:

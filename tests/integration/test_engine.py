@@ -329,3 +329,22 @@ def test_open_step_is_refused_twice(session):
     st = step(session, s.process_id, 1)
     _refused(session, lambda: open_queued(session, [(1, st.id)]), IllegalTransition)
     assert session.get(StepInstance, st.id).status == "open"
+
+
+def test_an_ended_delegation_sends_open_tasks_back(session):
+    s = start(session)
+    _through_order(session, s)
+    task = live_tasks(session, s.process_id, "appoint_roles")[0]
+    owner, stand_in = s.person("processagare"), s.person("stabschef")
+    engine.delegate(ctx_for(session, owner), s.process_id, "processagare", stand_in,
+                    starts_at=NOW - timedelta(hours=1), ends_at=NOW + timedelta(days=5))
+    session.commit()
+    session.refresh(task)
+    assert {c.person_id for c in task.candidates} == {stand_in}
+    assert engine.expire_delegations(ctx_for(session, None, NOW + timedelta(days=1))) == 0
+    assert engine.expire_delegations(ctx_for(session, None, NOW + timedelta(days=6))) == 1
+    session.commit()
+    session.refresh(task)
+    assert {c.person_id for c in task.candidates} == {owner}
+    trail = session.scalars(select(AuditEvent.action).where(AuditEvent.entity == "delegation")).all()
+    assert trail == ["delegated", "expired"]
