@@ -51,6 +51,27 @@ class Settings(BaseSettings):
     link_max_age_days: int = Field(default=30, ge=1)
     anonymity_threshold: int = Field(default=5, ge=5)
 
+    # Web sign-in and the API (api/).
+    session_max_age_hours: int = Field(default=12, ge=1, le=24 * 30)
+    login_max_failures: int = Field(default=5, ge=1)  # per account and address in the window
+    login_max_failures_per_account: int = Field(default=20, ge=1)  # from any address
+    login_window_minutes: int = Field(default=15, ge=1)
+    upload_max_bytes: int = Field(default=2_000_000, ge=1024)
+    idempotency_hours: int = Field(default=24, ge=1)
+
+    # Optional single sign-on with OpenID Connect; the routes exist only when
+    # issuer, client id and client secret are all set.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid email profile"
+    oidc_organisation: str | None = None  # slug of the organisation OIDC users belong to
+
+    @property
+    def oidc_enabled(self) -> bool:
+        """Whether OpenID Connect sign-in is configured."""
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret)
+
     @model_validator(mode="after")
     def _refuse_default_secret_outside_development(self) -> Settings:
         if self.environment == "production" and self.secret_key.get_secret_value() == DEFAULT_SECRET:

@@ -1,6 +1,7 @@
 """SQLAlchemy tables of chefoskop. Importing this package registers every table."""
 
 from models.audit import AuditEvent, AuditIsAppendOnly
+from models.auth import ApiToken, IdempotencyRecord, LoginAttempt, WebSession
 from models.base import Base, utcnow
 from models.evidence import Consultation, RiskAssessment
 from models.organisation import Body, BodyMember, Organisation, Person, Unit, UnitLevel
@@ -10,8 +11,9 @@ from models.process import Gate, Process, StepInstance, Task, TaskCandidate
 from models.roles import Delegation, RoleAssignment
 
 __all__ = [
-    "Action", "ActionPlan", "AuditEvent", "AuditIsAppendOnly", "Base", "Body", "BodyMember",
-    "Consultation", "Delegation", "Gate", "Organisation", "OutboxMessage", "OutboxStatus",
-    "Person", "Process", "RiskAssessment", "RoleAssignment", "StepInstance", "Task",
-    "TaskCandidate", "Unit", "UnitLevel", "utcnow",
+    "Action", "ActionPlan", "ApiToken", "AuditEvent", "AuditIsAppendOnly", "Base", "Body",
+    "BodyMember", "Consultation", "Delegation", "Gate", "IdempotencyRecord", "LoginAttempt",
+    "Organisation", "OutboxMessage", "OutboxStatus", "Person", "Process", "RiskAssessment",
+    "RoleAssignment", "StepInstance", "Task", "TaskCandidate", "Unit", "UnitLevel", "WebSession",
+    "utcnow",
 ]
