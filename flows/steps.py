@@ -50,7 +50,7 @@ StepHook = Callable[[Context, StepInstance], None]
 # time under another module name; that copy shares the package module's registry.
 _PACKAGE = None if __name__ == "flows.steps" else importlib.import_module("flows.steps")
 AFTER_OPEN: dict[int, list[StepHook]] = {} if _PACKAGE is None else _PACKAGE.AFTER_OPEN
-HOOK_MODULES: list[str] = [] if _PACKAGE is None else _PACKAGE.HOOK_MODULES
+HOOK_MODULES: list[str] = ["surveys.hooks"] if _PACKAGE is None else _PACKAGE.HOOK_MODULES
 
 
 def after_open(step_no: int) -> Callable[[StepHook], StepHook]:

@@ -9,6 +9,15 @@ from models.outbox import OutboxMessage, OutboxStatus
 from models.plans import Action, ActionPlan
 from models.process import Gate, Process, StepInstance, Task, TaskCandidate
 from models.roles import Delegation, RoleAssignment
+from models.surveys import (
+    Invitation,
+    MappingGroup,
+    MappingGroupMember,
+    OrganisationInstrument,
+    Response,
+    ResultAccess,
+    Survey,
+)
 
 __all__ = [
     "Action", "ActionPlan", "ApiToken", "AuditEvent", "AuditIsAppendOnly", "Base", "Body",
@@ -16,4 +25,6 @@ __all__ = [
     "Organisation", "OutboxMessage", "OutboxStatus", "Person", "Process", "RiskAssessment",
     "RoleAssignment", "StepInstance", "Task", "TaskCandidate", "Unit", "UnitLevel", "WebSession",
     "utcnow",
+    "Invitation", "MappingGroup", "MappingGroupMember", "OrganisationInstrument", "Response",
+    "ResultAccess", "Survey",
 ]
