@@ -1,0 +1,173 @@
+"""Rendering pages: the reader's language, the signed-in person, HTML errors, and the route class.
+
+Pages render through the project's one Jinja2 environment
+(``notifications.render.get_environment()``, whose loader already includes
+``api/templates``); page templates live under ``pages/``. Every state change
+goes through ``PageRoute``, the API's unit-of-work route with one addition:
+refusals become HTML pages (or a redirect to sign in) instead of problem JSON.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.responses import Response
+
+from api.deps import FORM_TYPES, Principal, current_principal
+from api.messages import problem_text
+from api.pages.labels import label_helpers
+from api.problems import ApiProblem
+from api.routing import UnitOfWorkRoute
+from chefoskop.i18n import SUPPORTED_LOCALES, normalise_locale
+from flows.errors import EngineError
+from notifications.render import get_environment, template_context
+
+LANG_COOKIE = "chefoskop_lang"
+SAFE_NEXT = re.compile(r"^/(?![/\\])[\x21-\x7e]{0,500}$")
+
+
+@dataclass(frozen=True)
+class PageUser:
+    """The signed-in person as the templates see them (plain values, safe after a rollback)."""
+
+    id: int
+    name: str
+    organisation_id: int
+    is_org_admin: bool
+    csrf_token: str
+
+
+def page_locale(request: Request) -> str:
+    """?lang= first, then the language cookie, then the person's language, else Swedish."""
+    chosen = request.query_params.get("lang")
+    if chosen in SUPPORTED_LOCALES:
+        return chosen
+    cookie = request.cookies.get(LANG_COOKIE)
+    if cookie in SUPPORTED_LOCALES:
+        return cookie
+    principal = getattr(request.state, "principal", None)
+    if principal is not None:
+        return normalise_locale(principal.person.locale)
+    return "sv"
+
+
+def safe_next(value: str | None, default: str = "/") -> str:
+    """A local path to go on to after signing in; anything else becomes ``default``."""
+    return value if value and SAFE_NEXT.match(value) else default
+
+
+def _switch_url(request: Request, lang: str) -> str:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    other = "en" if lang == "sv" else "sv"
+    return request.url.path + "?" + urlencode([*params, ("lang", other)])
+
+
+def render_page(request: Request, name: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    """Render ``pages/<name>`` in the reader's language; remembers a ?lang= choice in a cookie."""
+    lang = page_locale(request)
+    request.state.locale = lang
+    base = {**template_context(lang), **label_helpers(lang),
+            "user": getattr(request.state, "page_user", None), "path": request.url.path,
+            "switch_url": _switch_url(request, lang), "title": "", "notice": None}
+    html = get_environment().get_template(f"pages/{name}").render({**base, **context})
+    response = HTMLResponse(html, status_code=status)
+    if request.query_params.get("lang") in SUPPORTED_LOCALES:
+        secure = request.app.state.settings.environment != "development"
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, path="/", httponly=True,
+                            samesite="lax", secure=secure)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def error_page(request: Request, status: int, code: str, params: dict | None = None) -> HTMLResponse:
+    """A refusal as a page in the reader's language."""
+    lang = page_locale(request)
+    safe = {k: v for k, v in (params or {}).items() if isinstance(v, str | int | float)}
+    heading, detail = problem_text(lang, code, **safe)
+    return render_page(request, "error.html", status=status, heading=heading, detail=detail,
+                       status_code=status)
+
+
+def _refusal(request: Request, exc: Exception) -> Response | None:
+    if isinstance(exc, ApiProblem):
+        if exc.status == 401:
+            target = quote(safe_next(request.url.path + (f"?{request.url.query}" if request.url.query
+                                                          else "")), safe="/?=&")
+            return RedirectResponse(f"/login?next={target}", status_code=303)
+        return error_page(request, exc.status, exc.code, exc.params)
+    if isinstance(exc, EngineError):
+        return error_page(request, exc.status, exc.code, exc.params)
+    found = {RequestValidationError: (404, "not_found"), StaleDataError: (409, "stale_version"),
+             IntegrityError: (409, "conflict"), DataError: (422, "invalid_data"),
+             OperationalError: (503, "service_unavailable")}
+    for kind, (status, code) in found.items():
+        if isinstance(exc, kind):
+            return error_page(request, status, code)
+    return None
+
+
+class PageRoute(UnitOfWorkRoute):
+    """The unit-of-work route (commit once, roll back on refusal) answering refusals in HTML."""
+
+    def get_route_handler(self):
+        """Wrap the unit of work so that refusals render as pages."""
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Exception as exc:  # the unit of work has rolled back already
+                response = _refusal(request, exc)
+                if response is None:
+                    raise
+                return response
+
+        return page_handler
+
+
+def _snapshot(request: Request, principal: Principal) -> Principal:
+    p = principal.person
+    ws = principal.web_session
+    request.state.page_user = PageUser(p.id, p.name, p.organisation_id, p.is_org_admin,
+                                       ws.csrf_token if ws else "")
+    return principal
+
+
+def page_principal(request: Request,
+                   principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    """The signed-in person (CSRF checked on changes); unsigned readers are sent to sign in."""
+    return _snapshot(request, principal)
+
+
+PagePrincipal = Annotated[Principal, Depends(page_principal)]
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The posted form's text fields (the first value of each name)."""
+    if not request.headers.get("content-type", "").startswith(FORM_TYPES):
+        return {}
+    try:
+        form = await request.form()
+    except Exception:  # a malformed body is a bad request, not an error page
+        raise ApiProblem(400, "bad_request") from None
+    values: dict[str, str] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str) and key not in values:
+            values[key] = value
+    return values
+
+
+FormDep = Annotated[dict[str, str], Depends(read_form)]
+
+
+def see_other(url: str) -> RedirectResponse:
+    """Redirect after a successful POST."""
+    return RedirectResponse(url, status_code=303)

@@ -1,0 +1,77 @@
+"""Test worlds for the page tests: a seeded organisation with passwords, driven through the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.security.passwords import hash_password
+from flows import engine
+from flows.dispatch import start_queued
+from models import Gate, Person
+from tests import helpers
+
+PASSWORD = "Chefoskop-prov-2027"
+SIGN_IN_ROLES = ("processagare", "processledare", "bestallare", "chef")
+
+
+@dataclass
+class World:
+    """A started process and the people who sign in to it."""
+
+    process_id: int
+    emails: dict[str, str]
+    ids: dict[str, int]
+    admin_email: str
+
+
+def build_world(factory: sessionmaker[Session], now: datetime, managers: int = 4) -> World:
+    """Seed an organisation, start its process with step 1 open, and give sign-in people passwords."""
+    digest = hash_password(PASSWORD)
+    with factory() as s:
+        started = helpers.start(s, managers=managers, now=now)
+        people = {role: started.org.by_role[role][0] for role in SIGN_IN_ROLES}
+        admin = s.scalar(select(Person).where(Person.organisation_id == started.org.organisation.id,
+                                              Person.is_org_admin.is_(True)))
+        for person in [*people.values(), admin]:
+            s.get(Person, person.id).password_hash = digest
+        s.commit()
+        return World(started.process_id, {r: p.email for r, p in people.items()},
+                     {r: p.id for r, p in people.items()}, admin.email)
+
+
+def _open_gates(s: Session, process_id: int) -> list[Gate]:
+    return list(s.scalars(select(Gate).where(Gate.process_id == process_id, Gate.status == "open")))
+
+
+def _pass_gate(s: Session, world: World, gate: Gate, now: datetime) -> list:
+    if gate.kind == "consultation":
+        ctx = helpers.ctx_for(s, world.ids["processledare"], now)
+        engine.record_consultation(ctx, gate.id, subject="Samverkan", held_on=now.date(),
+                                   participants=["Vision", "Kommunal"], outcome="Informerade")
+    else:
+        decider = gate.requirements["decider"]
+        ctx = helpers.ctx_for(s, world.ids[decider], now)
+        engine.decide_gate(ctx, gate.id, "approve")
+    return ctx.queued
+
+
+def drive_to_gate(factory: sessionmaker[Session], world: World, key: str, now: datetime) -> int:
+    """Do the work and pass the gates of the open step until gate ``key`` waits; returns its id."""
+    for _ in range(30):
+        with factory() as s:
+            gates = _open_gates(s, world.process_id)
+            target = next((g for g in gates if g.key == key), None)
+            if target is not None:
+                return target.id
+            queued = []
+            for gate in gates:
+                queued += _pass_gate(s, world, gate, now)
+            if not gates:
+                queued += helpers.finish_phase_tasks(s, world.process_id, now)
+            s.commit()
+        start_queued(queued, wait=True)
+    raise AssertionError(f"gate {key} never opened")
