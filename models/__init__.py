@@ -4,6 +4,7 @@ from models.audit import AuditEvent, AuditIsAppendOnly
 from models.auth import ApiToken, IdempotencyRecord, LoginAttempt, WebSession
 from models.base import Base, utcnow
 from models.evidence import Consultation, RiskAssessment
+from models.followup import ActionReview, DevelopmentArea, FollowUpMeeting, ProcessEvaluation
 from models.organisation import Body, BodyMember, Organisation, Person, Unit, UnitLevel
 from models.outbox import OutboxMessage, OutboxStatus
 from models.plans import Action, ActionPlan
@@ -27,4 +28,5 @@ __all__ = [
     "utcnow",
     "Invitation", "MappingGroup", "MappingGroupMember", "OrganisationInstrument", "Response",
     "ResultAccess", "Survey",
+    "ActionReview", "DevelopmentArea", "FollowUpMeeting", "ProcessEvaluation",
 ]

@@ -16,7 +16,26 @@ from flows.engine.actions import (
     record_risk_assessment,
     start_action,
 )
+from flows.engine.areas import (
+    AreaFields,
+    change_development_area,
+    plan_areas,
+    plan_history,
+    record_development_areas,
+    suggested_areas,
+    update_plan,
+    withdraw_development_area,
+)
 from flows.engine.core import SYSTEM, Actor, Context, record, transition
+from flows.engine.cycle import cycle_history, evaluate_process, start_new_cycle
+from flows.engine.followup import (
+    ReviewFields,
+    cancel_follow_up,
+    plan_follow_ups,
+    record_follow_up,
+    schedule_follow_up,
+)
+from flows.engine.followup_sweep import follow_up_reminders
 from flows.engine.gates import cancel_process, decide_gate, record_consultation
 from flows.engine.notify import task_payload as _task_payload
 from flows.engine.queries import current_gates, queued_step_ids
@@ -44,4 +63,8 @@ __all__ = [
     "queued_step_ids", "reassign", "record", "record_consultation", "record_risk_assessment",
     "reroute", "revoke_delegation", "start_action", "start_process", "task_payload",
     "transition", "unclaim",
+    "AreaFields", "ReviewFields", "cancel_follow_up", "change_development_area", "cycle_history",
+    "evaluate_process", "follow_up_reminders", "plan_areas", "plan_follow_ups", "plan_history",
+    "record_development_areas", "record_follow_up", "schedule_follow_up", "start_new_cycle",
+    "suggested_areas", "update_plan", "withdraw_development_area",
 ]

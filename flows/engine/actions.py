@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy import select
 
 from flows import rules
+from flows.engine.areas import action_area_error, require_plan_areas
 from flows.engine.core import Context, check_version, record, transition
 from flows.engine.queries import definition_of, get
 from flows.engine.roster import require_role
@@ -72,6 +73,7 @@ def create_plan(ctx: Context, process_id: int, *, level: str, owner_id: int, tit
     role = PLAN_OWNER_ROLE_BY_LEVEL[level]
     if owner_id not in resolve(load_role_data(ctx.session, process.id), role, ctx.now):
         raise NotRoleHolder(f"the owner must hold {role}", role=role)
+    require_plan_areas(ctx, process, level, unit_id, owner_id)
     plan = ActionPlan(process_id=process.id, level=level, unit_id=unit_id, owner_id=owner_id,
                       title=title.strip(), status="draft", created_at=ctx.now)
     ctx.session.add(plan)
@@ -104,15 +106,22 @@ def adopt_plan(ctx: Context, plan_id: int, *, expected_version: int | None = Non
     return plan
 
 
-def _validate(ctx: Context, process: Process, f: ActionFields) -> None:
+def _validate(ctx: Context, process: Process, f: ActionFields, plan: ActionPlan) -> None:
     errors: dict[str, str] = {}
     for name in ("development_area", "goal", "description"):
         if not getattr(f, name) or not getattr(f, name).strip():
             errors[name] = "required"
-    person = ctx.session.get(Person, f.responsible_id)
-    if person is None or person.organisation_id != process.organisation_id:
+    if "development_area" not in errors and (bad := action_area_error(ctx.session, plan, f.development_area)):
+        errors["development_area"] = bad
+    person = ctx.session.get(Person, f.responsible_id) if f.responsible_id is not None else None
+    if f.responsible_id is None:
+        errors["responsible_id"] = "required"
+    elif person is None or person.organisation_id != process.organisation_id or not person.active:
         errors["responsible_id"] = "not_found"
-    if f.end_date < f.start_date:
+    for name in ("start_date", "end_date"):
+        if not isinstance(getattr(f, name), date):
+            errors[name] = "required"
+    if not errors.keys() & {"start_date", "end_date"} and f.end_date < f.start_date:
         errors["end_date"] = "before_start"
     if f.follow_up_date is not None and f.follow_up_date < ctx.now.date():
         errors["follow_up_date"] = "in_past"
@@ -128,7 +137,10 @@ def add_action(ctx: Context, plan_id: int, fields: ActionFields) -> Action:
     process = get(ctx.session, Process, plan.process_id)
     if ctx.actor.person_id != plan.owner_id:
         require_role(ctx, process, ("processagare", "processledare"))
-    _validate(ctx, process, fields)
+    if plan.status == "closed":
+        raise IllegalTransition("the plan is closed", entity="plan", from_state="closed",
+                                to_state="closed")
+    _validate(ctx, process, fields, plan)
     action = Action(plan_id=plan.id, process_id=process.id, status="planned",
                     **{k: getattr(fields, k) for k in ActionFields.__dataclass_fields__})
     ctx.session.add(action)
@@ -165,6 +177,10 @@ def record_risk_assessment(ctx: Context, action_id: int, *, risks: list[dict],
     for i, risk in enumerate(risks):
         if not str(risk.get("risk", "")).strip():
             errors[f"risks.{i}.risk"] = "required"
+        for scale in ("likelihood", "consequence"):
+            value = risk.get(scale)
+            if value is not None and (not isinstance(value, int) or not 1 <= value <= 5):
+                errors[f"risks.{i}.{scale}"] = "invalid"
     if errors:
         raise InvalidData("the risk assessment is incomplete", errors=errors)
     if action.status not in ("planned", "risk_pending"):
@@ -228,7 +244,7 @@ def change_action(ctx: Context, action_id: int, fields: ActionFields, *,
     action = get(ctx.session, Action, action_id, lock=True)
     check_version(action, expected_version, "action")
     process = get(ctx.session, Process, action.process_id)
-    _validate(ctx, process, fields)
+    _validate(ctx, process, fields, get(ctx.session, ActionPlan, action.plan_id))
     for k in ActionFields.__dataclass_fields__:
         setattr(action, k, getattr(fields, k))
     action.revision += 1
