@@ -192,6 +192,17 @@ def non_respondents(session: Session, survey_id: int) -> list[Person]:
                                 .order_by(Person.id)))
 
 
+def awaiting_answer(session: Session, step_id: int, person_id: int) -> bool | None:
+    """For the sweep: does the person still owe the step's open survey an answer (None: not invited)?"""
+    row = session.execute(select(Invitation.answered, Survey.status).join(
+        Survey, Survey.id == Invitation.survey_id).where(
+        Survey.step_id == step_id, Invitation.person_id == person_id)
+        .order_by(Survey.round.desc())).first()
+    if row is None:
+        return None
+    return not row.answered and row.status == "open"
+
+
 def respondent_link(session: Session, survey_id: int, person_id: int, base_url: str | None = None) -> str:
     """The personal link of ``person_id`` to ``survey_id`` (for invitation and reminder mails)."""
     invitation = session.scalar(select(Invitation).where(

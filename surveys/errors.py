@@ -73,6 +73,7 @@ MESSAGES: dict[str, str] = {
     "groups_locked": N_("The mapping groups are fixed once answers exist."),
     "group_empty": N_("The group %(group)s has no members."),
     "person_in_two_groups": N_("A person can be in only one mapping group."),
+    "unknown_person": N_("Person %(id)s does not belong to this organisation."),
     "invited_not_grouped": N_("Everyone already invited must be in a group (%(count)s are not)."),
     "close_not_later": N_("The new closing date must be later than the current one."),
     "threshold_lowered": N_("The anonymity threshold can only be raised (it is %(current)s)."),

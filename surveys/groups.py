@@ -66,7 +66,12 @@ def mapping_groups(session: Session, process_id: int) -> list[MappingGroup]:
                                           MappingGroup.id)))
 
 
-def _check(groups: Mapping[str, Sequence[int]]) -> None:
+def _check(session: Session, organisation_id: int, groups: Mapping[str, Sequence[int]]) -> None:
+    wanted = {p for members in groups.values() for p in members}
+    known = set(session.scalars(select(Person.id).where(
+        Person.id.in_(wanted), Person.organisation_id == organisation_id)))
+    if wanted - known:
+        raise SurveyRefused("unknown_person", id=min(wanted - known))
     seen: set[int] = set()
     for name, members in groups.items():
         if not members:
@@ -81,8 +86,8 @@ def define_mapping_groups(session: Session, process_id: int,
     """Set the manager groups (name -> person ids); refused once answers exist. Flushes."""
     if groups_locked(session, process_id):
         raise SurveyRefused("groups_locked")
-    _check(groups)
     scope = scope_process_id(session, process_id)
+    _check(session, session.get(Process, scope).organisation_id, groups)
     old = [g.id for g in mapping_groups(session, process_id) if g.kind == "managers"]
     made = [_add_group(session, scope, name, i, members) for i, (name, members)
             in enumerate(groups.items(), start=len(old))]

@@ -12,6 +12,7 @@ from chefoskop import clock
 from flows.engine.core import Context
 from models import Invitation, Person, Response, Survey
 from surveys.distribution import (
+    awaiting_answer,
     close_survey,
     extend_close,
     non_respondents,
@@ -89,6 +90,11 @@ def test_a_used_link_cannot_answer_again_but_still_shows_the_answers(mapping_one
         row = next(r for r in mine["rows"] if r["question"].startswith("Det jag ska hinna"))
         assert row["answer"] == "3 – Stämmer delvis"
         assert "Stämmer delvis" in own_answers_csv(s, token)
+        survey = s.get(Survey, survey_id)
+        answered_person, waiting_person = tokens[2][0], tokens[3][0]
+        assert awaiting_answer(s, survey.step_id, answered_person) is False
+        assert awaiting_answer(s, survey.step_id, waiting_person) is True
+        assert awaiting_answer(s, survey.step_id, -1) is None
         rates = {r.key: (r.invited, r.answered) for r in response_rates(s, survey_id)}
         assert sorted(rates.values()) == [(6, 0), (6, 1)]
         assert len(non_respondents(s, survey_id)) == 11
