@@ -75,3 +75,13 @@ def drive_to_gate(factory: sessionmaker[Session], world: World, key: str, now: d
             s.commit()
         start_queued(queued, wait=True)
     raise AssertionError(f"gate {key} never opened")
+
+
+def pass_open_gates(factory: sessionmaker[Session], world: World, now: datetime) -> None:
+    """Approve (or record) every gate that is open now, then open any step that was queued."""
+    with factory() as s:
+        queued = []
+        for gate in _open_gates(s, world.process_id):
+            queued += _pass_gate(s, world, gate, now)
+        s.commit()
+    start_queued(queued, wait=True)
