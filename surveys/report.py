@@ -76,7 +76,7 @@ def _mapping(session: Session, surveys: list[Survey], lang: str, who: dict) -> d
         "questions": view.item_rows(instrument, results, lang),
         "choices": view.choice_tables(instrument, results, lang),
         "findings": view.findings_by_group(instrument, results, lang),
-        "chart": view.mean_chart(instrument, results, lang),
+        "charts": view.mean_charts(instrument, results, lang),
         "time_use": view.time_use(instrument, results, lang),
         "comparison": None,
     }

@@ -115,21 +115,22 @@ def findings_by_group(instrument: Instrument, results: dict, locale: str) -> lis
     return out
 
 
-def mean_chart(instrument: Instrument, results: dict, locale: str) -> Any:
-    """Means of the Likert items for all managers (and top management when shown)."""
+def mean_charts(instrument: Instrument, results: dict, locale: str) -> list[Any]:
+    """Means of the Likert items for all managers (and top management when shown), one chart per scale."""
     entries = [e for e in results["items"] if e["kind"] == "likert" and e["overall"]]
-    if not entries:
-        return None
-    scale = instrument.scale(entries[0]["scale"])
     with_mgmt = any(e["management"] for e in entries)
     series = [gettext(locale, "All managers")] + ([gettext(locale, "Top management")] if with_mgmt else [])
-    rows = [(instrument.item(e["key"]).text.get(locale),
-             [e["overall"]["mean"]] + ([e["management"]["mean"] if e["management"] else None]
-                                       if with_mgmt else []))
-            for e in entries]
-    title = gettext(locale, "Mean per question")
-    return charts.mean_bars(title, rows, series, scale.low, scale.high, scale.middle,
-                            fmt=lambda v: one_decimal(v, locale))
+    charts_out = []
+    for scale_key in dict.fromkeys(e["scale"] for e in entries):
+        scale = instrument.scale(scale_key)
+        rows = [(instrument.item(e["key"]).text.get(locale),
+                 [e["overall"]["mean"]] + ([e["management"]["mean"] if e["management"] else None]
+                                           if with_mgmt else []))
+                for e in entries if e["scale"] == scale_key]
+        charts_out.append(charts.mean_bars(gettext(locale, "Mean per question"), rows, series,
+                                           scale.low, scale.high, scale.middle,
+                                           fmt=lambda v: one_decimal(v, locale)))
+    return charts_out
 
 
 def time_use(instrument: Instrument, results: dict, locale: str) -> dict[str, Any] | None:

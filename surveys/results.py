@@ -121,7 +121,7 @@ def results_csv(session: Session, survey_id: int, *, viewer_id: int | None = Non
                           purpose="csv", locale=locale)
     instrument = from_document(session.get(Survey, survey_id).instrument)
     names = {g["key"]: g["name"] for g in data["participation"]["groups"]}
-    hidden = gettext(locale, "hidden (fewer than %(threshold)s answers)", threshold=data["threshold"])
+    hidden = gettext(locale, "hidden")  # too few answers to this question, or protecting another group
     markers = {g["name"]: hidden_marker(g["hidden_because"], data["threshold"], locale)
                for g in data["participation"]["groups"] if not g["shown"]}
     out = io.StringIO()
@@ -138,20 +138,20 @@ def results_csv(session: Session, survey_id: int, *, viewer_id: int | None = Non
         for group, cell in cells:
             writer.writerow([entry["key"], text, group,
                              *_csv_cell(instrument, entry, cell, locale, markers.get(group, hidden))])
-    _time_use_rows(writer, instrument, data, names, locale)
+    _time_use_rows(writer, instrument, data.get("time_use"), names,
+                   lambda group: markers.get(group, hidden), locale)
     return out.getvalue()
 
 
-def _time_use_rows(writer, instrument: Instrument, data: dict, names: dict, locale: str) -> None:
-    time_use = data.get("time_use")
+def _time_use_rows(writer, instrument: Instrument, time_use: dict | None, names: dict,
+                   marker, locale: str) -> None:
     if not time_use:
         return
     cells = [(gettext(locale, "All managers"), time_use["overall"])]
     cells += [(names[k], c) for k, c in time_use["groups"].items()]
-    hidden = gettext(locale, "hidden (fewer than %(threshold)s answers)", threshold=data["threshold"])
     for split, cats in (("areas", instrument.logbook.areas), ("forms", instrument.logbook.forms)):
         for cat in cats:
             for group, cell in cells:
-                value = ["", "", hidden] if cell is None else [
+                value = ["", "", marker(group)] if cell is None else [
                     str(cell["n"]), "", format_percent(cell[split][cat.key], locale)]
                 writer.writerow([f"{split}.{cat.key}", cat.label.get(locale), group, *value])
