@@ -13,7 +13,8 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def sign_in(client: TestClient, email: str) -> str:
-    """Sign in through the form; returns the CSRF token of the new session."""
+    """Sign in through the form (as a new browser); returns the CSRF token of the new session."""
+    client.cookies.clear()
     page = client.get("/login")
     token = re.search(r'name="login_csrf" value="([^"]+)"', page.text).group(1)
     response = client.post("/login", data={"email": email, "password": PASSWORD, "login_csrf": token,

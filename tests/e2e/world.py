@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.security.passwords import hash_password
+from api.pages.demo_access import give_demo_passwords
 from flows import engine
 from flows.dispatch import start_queued
 from models import Gate, Person
@@ -30,14 +30,13 @@ class World:
 
 def build_world(factory: sessionmaker[Session], now: datetime, managers: int = 4) -> World:
     """Seed an organisation, start its process with step 1 open, and give sign-in people passwords."""
-    digest = hash_password(PASSWORD)
     with factory() as s:
         started = helpers.start(s, managers=managers, now=now)
         people = {role: started.org.by_role[role][0] for role in SIGN_IN_ROLES}
         admin = s.scalar(select(Person).where(Person.organisation_id == started.org.organisation.id,
                                               Person.is_org_admin.is_(True)))
-        for person in [*people.values(), admin]:
-            s.get(Person, person.id).password_hash = digest
+        give_demo_passwords(s, started.org.organisation.id, PASSWORD,
+                            only=[p.id for p in [*people.values(), admin]])
         s.commit()
         return World(started.process_id, {r: p.email for r, p in people.items()},
                      {r: p.id for r, p in people.items()}, admin.email)

@@ -1,0 +1,130 @@
+"""Changes made through the pages over HTTP: claim, refused forms that leave nothing behind, mail retry."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from chefoskop.settings import Settings
+from models import Gate, OutboxMessage, Task
+from notifications.sender import deliver_all_sync
+from notifications.sink import free_port
+from tests.e2e.test_pages_http import sign_in
+from tests.e2e.world import World, drive_to_gate, pass_open_gates
+from tests.helpers import snapshot
+
+
+def _open_task(factory, world: World, activity: str) -> Task:
+    with factory() as s:
+        return s.scalars(select(Task).where(Task.process_id == world.process_id,
+                                            Task.activity_key == activity, Task.status == "open")).one()
+
+
+def state(factory) -> dict:
+    """Every table's rows except the sign-in bookkeeping (sessions, attempts)."""
+    with factory() as s:
+        rows = snapshot(s)
+    return {k: v for k, v in rows.items() if k not in ("web_session", "login_attempt")}
+
+
+def _version(html: str) -> str:
+    return re.search(r'name="version" value="(\d+)"', html).group(1)
+
+
+def test_a_shared_task_is_claimed(client: TestClient, world: World, session_factory) -> None:
+    pass_open_gates(session_factory, world, datetime.now(UTC))
+    task = _open_task(session_factory, world, "process_plan")
+    csrf = sign_in(client, world.emails["processledare"])
+    page = client.get(f"/tasks/{task.id}")
+    assert "Ta uppgiften" in page.text
+    response = client.post(f"/tasks/{task.id}/claim",
+                           data={"csrf_token": csrf, "version": _version(page.text)})
+    assert response.status_code == 303
+    assert "Tagen" in client.get(response.headers["location"]).text
+    again = client.post(f"/tasks/{task.id}/claim", data={"csrf_token": csrf})
+    assert again.status_code == 403  # already taken: no claim button, no claim
+
+
+def test_a_refused_form_keeps_the_text_and_writes_nothing(client: TestClient, world: World,
+                                                           session_factory) -> None:
+    pass_open_gates(session_factory, world, datetime.now(UTC))
+    task = _open_task(session_factory, world, "process_plan")
+    csrf = sign_in(client, world.emails["processledare"])
+    before = state(session_factory)
+    response = client.post(f"/tasks/{task.id}/complete",
+                           data={"csrf_token": csrf, "f_purpose": "Vårt <syfte>", "f_goals": "  "})
+    assert response.status_code == 422
+    assert "Vårt &lt;syfte&gt;" in response.text
+    assert 'id="f_goals-error"' in response.text and 'id="f_scope-error"' in response.text
+    assert 'id="f_purpose-error"' not in response.text
+    assert state(session_factory) == before
+
+
+def test_gate_refusals_are_pages_and_change_nothing(client: TestClient, world: World,
+                                                    session_factory) -> None:
+    with session_factory() as s:
+        gate_id = s.scalars(select(Gate.id).where(Gate.process_id == world.process_id,
+                                                  Gate.status == "open")).one()
+    before = state(session_factory)
+    csrf = sign_in(client, world.emails["bestallare"])
+    for data in ({"decision": "reject", "reason": "  "}, {"decision": "maybe"}, {"version": "9999"}):
+        response = client.post(f"/gates/{gate_id}/decide", data={"csrf_token": csrf, **data})
+        assert response.status_code in (409, 422), response.text
+        assert "text/html" in response.headers["content-type"]
+    other = sign_in(client, world.emails["chef"])
+    assert client.post(f"/gates/{gate_id}/decide", data={"csrf_token": other,
+                                                          "decision": "approve"}).status_code == 403
+    assert state(session_factory) == before
+
+
+def test_consultation_form_names_every_missing_field(client: TestClient, world: World,
+                                                     session_factory) -> None:
+    gate_id = drive_to_gate(session_factory, world, "samverkan_design", datetime.now(UTC))
+    csrf = sign_in(client, world.emails["processledare"])
+    response = client.post(f"/gates/{gate_id}/consultation",
+                           data={"csrf_token": csrf, "held_on": "igår", "subject": "Samverkan",
+                                 "body_id": "999999"})
+    assert response.status_code == 422
+    for name in ("held_on", "participants", "outcome", "body_id"):
+        assert f'id="{name}-error"' in response.text
+    assert 'value="igår"' in response.text
+
+
+def test_undelivered_mail_is_listed_and_retried(client: TestClient, world: World, session_factory,
+                                                tmp_path: Path) -> None:
+    settings = Settings(environment="test", data_dir=tmp_path, smtp_host="127.0.0.1",
+                        smtp_port=free_port(), send_max_attempts=1, smtp_timeout_seconds=2)
+    deliver_all_sync(session_factory, settings)
+    with session_factory() as s:
+        dead = s.scalars(select(OutboxMessage).where(OutboxMessage.status == "dead")).first()
+    assert dead is not None
+    csrf = sign_in(client, world.admin_email)
+    page = client.get("/admin")
+    assert dead.recipient_email in page.text and "Uppgiven" in page.text
+    response = client.post(f"/admin/outbox/{dead.id}/retry", data={"csrf_token": csrf})
+    assert response.status_code == 303
+    with session_factory() as s:
+        assert s.get(OutboxMessage, dead.id).status == "pending"
+    assert "Mejlet står i kö" in client.get(response.headers["location"]).text
+
+
+def test_audit_filters_and_their_errors(client: TestClient, world: World) -> None:
+    sign_in(client, world.admin_email)
+    page = client.get("/audit", params={"process_id": world.process_id, "entity": "gate"})
+    assert page.status_code == 200 and "gate" in page.text
+    bad = client.get("/audit", params={"since": "igår", "process_id": "99999"})
+    assert bad.status_code == 422
+    assert 'id="since-error"' in bad.text and 'id="process_id-error"' in bad.text
+    assert 'value="igår"' in bad.text
+
+
+def test_people_outside_the_management_get_a_page_saying_no(client: TestClient, world: World) -> None:
+    sign_in(client, world.emails["chef"])
+    for path in ("/admin", "/audit"):
+        response = client.get(path)
+        assert response.status_code == 403
+        assert "text/html" in response.headers["content-type"] and response.text.count("<h1>") == 1
