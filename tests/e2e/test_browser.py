@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,11 +11,10 @@ from sqlalchemy import select
 
 from chefoskop.settings import Settings
 from models import Person
-from notifications.sender import deliver_all_sync
 from notifications.sink import MailSink
 from tests.e2e.a11y import check_page, tab_until
 from tests.e2e.conftest import screenshot
-from tests.e2e.world import PASSWORD, build_world, drive_to_gate, pass_open_gates
+from tests.e2e.world import PASSWORD, build_world, deliver, drive_to_gate, pass_open_gates
 
 pytestmark = pytest.mark.e2e
 
@@ -130,8 +128,7 @@ def test_manager_follows_the_link_in_a_real_mail(page, session_factory, live_ser
     with MailSink(tmp_path / "mail") as sink:
         settings = Settings(environment="test", data_dir=tmp_path, base_url=live_server.url,
                             smtp_host="127.0.0.1", smtp_port=sink.port)
-        with ThreadPoolExecutor(1) as pool:  # Playwright's sync API keeps an event loop in this thread
-            report = pool.submit(deliver_all_sync, session_factory, settings).result()
+        report = deliver(session_factory, settings)
     assert report.total > 0
     page.goto("/dev/mail")
     screenshot(page, "mail-sink")

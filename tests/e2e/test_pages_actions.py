@@ -11,10 +11,9 @@ from sqlalchemy import select
 
 from chefoskop.settings import Settings
 from models import Gate, OutboxMessage, Task
-from notifications.sender import deliver_all_sync
 from notifications.sink import free_port
 from tests.e2e.test_pages_http import sign_in
-from tests.e2e.world import World, drive_to_gate, pass_open_gates
+from tests.e2e.world import World, deliver, drive_to_gate, pass_open_gates
 from tests.helpers import snapshot
 
 
@@ -98,7 +97,7 @@ def test_undelivered_mail_is_listed_and_retried(client: TestClient, world: World
                                                 tmp_path: Path) -> None:
     settings = Settings(environment="test", data_dir=tmp_path, smtp_host="127.0.0.1",
                         smtp_port=free_port(), send_max_attempts=1, smtp_timeout_seconds=2)
-    deliver_all_sync(session_factory, settings)
+    deliver(session_factory, settings)
     with session_factory() as s:
         dead = s.scalars(select(OutboxMessage).where(OutboxMessage.status == "dead")).first()
     assert dead is not None

@@ -84,3 +84,13 @@ def pass_open_gates(factory: sessionmaker[Session], world: World, now: datetime)
             queued += _pass_gate(s, world, gate, now)
         s.commit()
     start_queued(queued, wait=True)
+
+
+def deliver(factory: sessionmaker[Session], settings) -> object:
+    """Send the outbox in a worker thread (Playwright's sync API may hold this thread's event loop)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from notifications.sender import deliver_all_sync
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(deliver_all_sync, factory, settings).result()
