@@ -65,6 +65,10 @@ def test_owner_rejects_leader_reworks_owner_approves(page, session_factory) -> N
     sign_in(page, world.emails["processledare"])
     page.get_by_role("link", name=re.compile("Skriv processplan")).click()
     assert "Målen behöver gå att mäta." in page.locator(".reopen-reason").inner_text()
+    page.get_by_role("button", name="Ta uppgiften").click()  # htmx swaps the page's main part
+    page.get_by_role("status").filter(has_text="Uppgiften är din nu").wait_for()
+    assert page.get_by_role("button", name="Ta uppgiften").count() == 0
+    assert "done=" not in page.url  # swapped in place by htmx, not a full page load
     page.get_by_label("Syfte").fill("Bättre förutsättningar för våra chefer")
     page.get_by_role("button", name="Markera som klar").click()  # goals and scope missing
     assert page.locator("#f_goals-error").is_visible()
