@@ -21,6 +21,10 @@ from roles.catalogue import PLAN_OWNER_ROLE_BY_LEVEL
 from roles.resolve import holders
 
 PLAN_ACTIVITIES = {"plan_overall": "A", "plan_unit": "B", "plan_workplace": "C"}
+# Respondents answer through their survey link; closing the survey completes these tasks.
+SURVEY_ACTIVITIES = frozenset({"answer_survey_1", "fill_logbook", "answer_survey_3",
+                               "answer_survey_3_management"})
+MAPPING_STEPS = (4, 5, 6)
 AREAS = ("Antal medarbetare per chef", "Administrativt stöd", "Tid för ledarskap",
          "Stöd från HR och ekonomi", "Beslutsvägar och mandat")
 
@@ -33,10 +37,12 @@ class SimPeople:
         self.late_share = late_share
         self.plan_for: dict[int, date] = {}
         self.rejected: set[tuple[int, int, str]] = set()
+        self.answered_surveys: set[int] = set()
 
     def act(self, process_id: int, today: date, now: datetime) -> list[tuple[int, int]]:
         """Do everything people in ``process_id`` get to today; returns steps queued."""
         queued: list[tuple[int, int]] = []
+        self._answer_surveys(process_id)
         with unit_of_work() as s:
             tasks = list(s.scalars(select(Task.id, ).where(
                 Task.process_id == process_id, Task.status.in_(("open", "claimed"))
@@ -50,6 +56,18 @@ class SimPeople:
         self._plans(process_id, now)
         return queued
 
+    def _answer_surveys(self, process_id: int) -> None:
+        """Managers answer each open mapping once, through their personal links."""
+        from surveys.distribution import current_survey
+        from surveys.simulate import simulate_answers
+
+        with unit_of_work() as s:
+            for step_no in MAPPING_STEPS:
+                survey = current_survey(s, process_id, step_no)
+                if survey is not None and survey.status == "open" and survey.id not in self.answered_surveys:
+                    simulate_answers(s, survey.id, self.rng)
+                    self.answered_surveys.add(survey.id)
+
     def _when(self, key: int, due: date | None, today: date) -> date:
         if key not in self.plan_for:
             days = self.rng.randint(1, 4)
@@ -62,6 +80,8 @@ class SimPeople:
     def _task(self, task_id: int, today: date, now: datetime) -> list[tuple[int, int]]:
         with unit_of_work() as s:
             task = s.get(Task, task_id)
+            if task.activity_key in SURVEY_ACTIVITIES:
+                return []
             if self._when(task_id, task.due_date, today) > today or task.status not in ("open", "claimed"):
                 return []
             who = task.assignee_id or sorted(c.person_id for c in task.candidates)[0]

@@ -90,6 +90,23 @@ def _deliver(cfg: SimConfig, state: SimState) -> None:
     deliver_all_sync(get_sessionmaker(), get_settings(), now=state.now)
 
 
+def _write_reports(state: SimState) -> list[str]:
+    """Each organisation's results report for Dela värld, as PDF in the data folder."""
+    from surveys.report import build_report
+
+    folder = get_settings().data_dir / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for pid in state.process_ids:
+        with unit_of_work() as s:
+            org = s.get(Organisation, s.get(Process, pid).organisation_id)
+            report = build_report(s, pid, locale="sv", actor_label="simulate")
+        path = folder / f"{org.slug}-process-{pid}.pdf"
+        path.write_bytes(report.pdf)
+        written.append(str(path))
+    return written
+
+
 def _running(state: SimState) -> int:
     with unit_of_work() as s:
         return len(list(s.scalars(select(Process.id).where(
@@ -120,9 +137,11 @@ def run_simulation(cfg: SimConfig, progress: Callable[[str], None] = lambda _: N
             if state.days % 10 == 0:
                 progress(f"day {state.days} ({state.today}): {_running(state)} running")
         _deliver(cfg, state)
+        reports = _write_reports(state)
     from chefoskop.summary import summarise
 
     summary = summarise(state.organisation_ids)
+    summary["reports"] = reports
     summary.update(seed=cfg.seed, organisations=cfg.organisations, managers=cfg.managers,
                    simulated_working_days=state.days,
                    seconds=round(time.perf_counter() - started, 2))

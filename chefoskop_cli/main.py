@@ -101,5 +101,18 @@ def sweep() -> None:
     _err(str(report))
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help=_("Address to listen on."))] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help=_("Port to listen on."))] = 8000,
+) -> None:
+    """Run the web app with the mail sink and the step and mail loop."""
+    from api.serve import serve as run
+
+    _prepare()
+    _err(_("Chefoskop is at http://{host}:{port}/", host=host, port=port))
+    run(host, port)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -29,6 +29,7 @@ Nothing here commits; ``run_sweep`` commits one batch per transaction.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 
@@ -52,6 +53,13 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 SWEEP_ACTOR = Actor(label="flow:sweep")
+
+# Registries other capabilities fill (through flows.steps.HOOK_MODULES):
+# NOTICE_FILTERS: return True when a task needs no reminder now (e.g. its survey is answered).
+# BEFORE_SWEEP: periodic work in the sweep's transaction (e.g. closing due surveys); may
+# return a callback to run after that transaction committed.
+NOTICE_FILTERS: list[Callable[[Session, Task], bool]] = []
+BEFORE_SWEEP: list[Callable[[Context], Callable[[], None] | None]] = []
 MAX_ESCALATION_LEVEL = 2
 ESCALATION_ROLES: dict[int, tuple[str, ...]] = {
     1: ("processagare", "processledare"),
@@ -167,16 +175,31 @@ def run_sweep(
     now = now or clock.now()
     settings = settings or get_settings()
     total = SweepReport()
-    with unit_of_work() as session:
-        from flows.engine import Actor, Context, expire_delegations
-
-        expire_delegations(Context(session, Actor(label="sweep"), now))
+    _before_sweep(now)
     while True:
         with unit_of_work() as session:
             part = sweep_batch(session, now, settings, after_id=total.last_id, limit=batch_size)
         total.add(part)
         if part.examined < batch_size:
             return total
+
+
+def _before_sweep(now: datetime) -> None:
+    """Expire delegations and run the BEFORE_SWEEP hooks, in one transaction; then their callbacks."""
+    from chefoskop.db import unit_of_work
+    from flows.dispatch import start_queued
+    from flows.engine import expire_delegations
+    from flows.steps import load_hook_modules
+
+    load_hook_modules()
+    with unit_of_work() as session:
+        ctx = Context(session, SWEEP_ACTOR, now)
+        expire_delegations(ctx)
+        after = [hook(ctx) for hook in BEFORE_SWEEP]
+    start_queued(ctx.queued, wait=True)
+    for callback in after:
+        if callback is not None:
+            callback()
 
 
 def sweep_batch(
@@ -201,6 +224,8 @@ def sweep_batch(
     for task, organisation_id in rows:
         report.examined += 1
         report.last_id = task.id
+        if any(needs_none(session, task) for needs_none in NOTICE_FILTERS):
+            continue
         facts = _facts(task, settings.timezone)
         plan = plan_task(facts, today, policy)
         if plan.changes(facts):
@@ -289,7 +314,7 @@ def _apply(
     payload = {
         **task_payload(session, task),
         "overdue_days": max(plan.overdue_days, 0),
-        "escalation_level": plan.level,
+        "level": plan.level,
     }
     done, told = SweepReport(), responsible(task, people)
     reminded: list[int] = []

@@ -10,7 +10,7 @@ import sys
 import pytest
 from sqlalchemy import func, select
 
-from models import AuditEvent, Gate, Organisation, Process, StepInstance, Task
+from models import AuditEvent, Gate, Organisation, OutboxMessage, Process, StepInstance, Task
 
 
 def _simulate(database_url: str, tmp_path, seed: int) -> dict:
@@ -44,6 +44,12 @@ def test_simulate_two_organisations_matches_the_database(session, database_url, 
     assert summary["audit_events"] == n(AuditEvent, AuditEvent.organisation_id.in_(orgs))
     assert n(StepInstance, StepInstance.process_id.in_(pids), StepInstance.status != "closed") == 0
     assert summary["mails_delivered"] > summary["tasks_created"] // 2
+    # Every notification the engine and the sweep wrote could be rendered and was delivered.
+    stuck = session.scalars(select(OutboxMessage.kind).where(
+        OutboxMessage.organisation_id.in_(orgs), OutboxMessage.status.not_in(("sent", "digested")))).all()
+    assert stuck == []
+    assert {"task_assigned", "task_reminder", "escalation", "meeting_invite"} <= set(summary["notifications"])
+    assert len(summary["reports"]) == 2 and all(p.endswith(".pdf") for p in summary["reports"])
     # No step closed with a gate that is not approved (the newest row of each gate).
     for step_id, key in session.execute(select(Gate.step_id, Gate.key).where(
             Gate.process_id.in_(pids), Gate.step_id.is_not(None)).distinct()):
@@ -52,5 +58,5 @@ def test_simulate_two_organisations_matches_the_database(session, database_url, 
         assert newest == "approved"
 
     again = _simulate(database_url, tmp_path, seed=5)
-    strip = lambda d: {k: v for k, v in d.items() if k != "seconds"}  # noqa: E731
+    strip = lambda d: {k: v for k, v in d.items() if k not in ("seconds", "reports")}  # noqa: E731
     assert strip(again) == strip(summary)

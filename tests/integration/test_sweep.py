@@ -180,7 +180,7 @@ def test_escalation_to_process_owner_and_leaders(build, session_factory, session
 
     _sweep_at(session_factory, at(date(2026, 3, 17)))  # 6 days overdue: level 2 adds Bea
     level2 = [m for m in _outbox(session, kind="escalation", task_id=appoint.id)
-              if m.payload["escalation_level"] == 2]
+              if m.payload["level"] == 2]
     assert {m.recipient_id for m in level2} == {p["leo"], p["lea"], p["bea"]}
     events = session.scalars(
         select(AuditEvent).where(AuditEvent.entity_id == appoint.id,

@@ -1,0 +1,174 @@
+"""Typed dependencies: the request's session, who is asking, the engine context, paging.
+
+``SessionDep`` is the request's one database session (committed once by the
+route class in ``api.routing``); ``CurrentUser`` is the signed-in person, found
+from a Bearer API token or the session cookie (with its CSRF check on changes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request
+from sqlalchemy.orm import Session
+
+from api.problems import ApiProblem, request_locale
+from api.security.sessions import CSRF_FIELD, CSRF_HEADER, cookie_name, csrf_matches, load_session
+from api.security.tokens import find_token
+from chefoskop import clock
+from chefoskop.i18n import normalise_locale
+from chefoskop.settings import Settings
+from flows.engine import Actor, Context
+from models import ApiToken, Person, WebSession
+from roles.permissions import Viewer
+
+PathId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def get_settings_dep(request: Request) -> Settings:
+    """The settings the app was created with."""
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """The request's session; the route class commits it, closing rolls back the rest."""
+    from chefoskop import db
+
+    session = db.get_sessionmaker()()
+    request.state.db = session
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_db)]
+
+
+@dataclass
+class Principal:
+    """Who is asking and how they proved it."""
+
+    person: Person
+    via: str  # "session" or "token"
+    web_session: WebSession | None = None
+    api_token: ApiToken | None = None
+
+    @property
+    def viewer(self) -> Viewer:
+        """The person as the pure permission functions see them."""
+        p = self.person
+        return Viewer(person_id=p.id, organisation_id=p.organisation_id, is_org_admin=p.is_org_admin)
+
+
+def _unauthenticated() -> ApiProblem:
+    return ApiProblem(401, "unauthenticated", headers={"WWW-Authenticate": 'Bearer realm="chefoskop"'})
+
+
+def _from_token(db: Session, header: str) -> Principal:
+    scheme, _, raw = header.partition(" ")
+    if scheme.lower() != "bearer":
+        raise _unauthenticated()
+    token = find_token(db, raw.strip(), clock.now())
+    person = db.get(Person, token.person_id) if token else None
+    if token is None or person is None or not person.active:
+        raise _unauthenticated()
+    return Principal(person, "token", api_token=token)
+
+
+def resolve_principal(request: Request, db: SessionDep, settings: SettingsDep) -> Principal | None:
+    """The person behind the request's token or cookie, or None when there is neither."""
+    header = request.headers.get("authorization")
+    if header:
+        principal = _from_token(db, header)
+    else:
+        row = load_session(db, request.cookies.get(cookie_name(settings)), settings, clock.now())
+        person = db.get(Person, row.person_id) if row else None
+        if row is None or person is None or not person.active:
+            return None
+        principal = Principal(person, "session", web_session=row)
+    request.state.principal = principal
+    request.state.locale = normalise_locale(principal.person.locale)  # for error messages
+    return principal
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(resolve_principal)]
+
+
+async def _supplied_csrf(request: Request) -> str | None:
+    supplied = request.headers.get(CSRF_HEADER)
+    if supplied is None and request.headers.get("content-type", "").startswith(FORM_TYPES):
+        value = (await request.form()).get(CSRF_FIELD)
+        supplied = value if isinstance(value, str) else None
+    return supplied
+
+
+async def current_principal(request: Request, principal: OptionalPrincipal) -> Principal:
+    """The signed-in principal; a cookie session must show its CSRF token on changes."""
+    if principal is None:
+        raise _unauthenticated()
+    if (principal.web_session is not None and request.method not in SAFE_METHODS
+            and not csrf_matches(principal.web_session, await _supplied_csrf(request))):
+        raise ApiProblem(403, "csrf_failed")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def current_person(principal: PrincipalDep) -> Person:
+    """The signed-in person."""
+    return principal.person
+
+
+CurrentUser = Annotated[Person, Depends(current_person)]
+
+
+def current_viewer(principal: PrincipalDep) -> Viewer:
+    """The signed-in person as permission facts."""
+    return principal.viewer
+
+
+ViewerDep = Annotated[Viewer, Depends(current_viewer)]
+
+
+def user_locale(request: Request, user: CurrentUser) -> str:
+    """The language of the response: Accept-Language if it names sv or en, else the person's."""
+    return request_locale(request)
+
+
+LocaleDep = Annotated[str, Depends(user_locale)]
+
+
+def engine_context(request: Request, db: SessionDep, user: CurrentUser) -> Context:
+    """An engine context acting as the signed-in person; its queued steps start after commit."""
+    ctx = Context(db, Actor.person(user.id), clock.now())
+    request.state.engine_ctx = ctx
+    return ctx
+
+
+EngineCtx = Annotated[Context, Depends(engine_context)]
+
+
+@dataclass(frozen=True)
+class Paging:
+    """A window into a list."""
+
+    limit: int
+    offset: int
+
+
+def paging(limit: Annotated[int, Query(ge=1, le=200)] = 50,
+           offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> Paging:
+    """The ``limit`` and ``offset`` query parameters."""
+    return Paging(limit, offset)
+
+
+PagingDep = Annotated[Paging, Depends(paging)]

@@ -1,0 +1,129 @@
+"""Reading uploaded CSV files and XLSX workbooks into sheets of text rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from api.problems import Issue
+
+MAX_ROWS = 20_000
+SHEETS = ("units", "people", "roles")
+SHEET_ALIASES = {"units": "units", "enheter": "units", "people": "people", "personer": "people",
+                 "roles": "roles", "roller": "roles"}
+COLUMN_ALIASES = {
+    "code": "code", "kod": "code", "enhetskod": "code", "name": "name", "namn": "name",
+    "level": "level", "nivå": "level", "niva": "level", "parent_code": "parent_code",
+    "parent": "parent_code", "överordnad": "parent_code", "overordnad": "parent_code",
+    "email": "email", "e-mail": "email", "e-post": "email", "epost": "email", "mejl": "email",
+    "unit_code": "unit_code", "unit": "unit_code", "enhet": "unit_code", "title": "title",
+    "titel": "title", "role": "role", "roll": "role", "body": "body", "organ": "body",
+    "grupp": "body",
+}
+
+
+@dataclass
+class Row:
+    """One data row: its number as a spreadsheet shows it, and its cells by column."""
+
+    number: int
+    cells: dict[str, str]
+
+
+@dataclass
+class Sheet:
+    """The rows of one kind (units, people or roles) and the columns the file had."""
+
+    name: str
+    columns: list[str]
+    rows: list[Row] = field(default_factory=list)
+
+
+class ParseError(Exception):
+    """A file that cannot be read at all."""
+
+    def __init__(self, issue: Issue) -> None:
+        super().__init__(issue.reason)
+        self.issue = issue
+
+
+def _column(header: object) -> str:
+    name = str(header or "").strip().lower().replace(" ", "_")
+    return COLUMN_ALIASES.get(name, name)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime | date):
+        return value.isoformat()[:10]
+    return str(value).strip()
+
+
+def _sheet(name: str, records: list[list[object]], first_row: int) -> Sheet:
+    if not records:
+        raise ParseError(Issue("file", "empty", sheet=name))
+    columns = [_column(h) for h in records[0]]
+    sheet = Sheet(name, [c for c in columns if c])
+    for offset, values in enumerate(records[1:], start=1):
+        cells = {c: _cell(v) for c, v in zip(columns, values, strict=False) if c}
+        if any(cells.values()):
+            sheet.rows.append(Row(first_row + offset, cells))
+        if len(sheet.rows) > MAX_ROWS:
+            raise ParseError(Issue("file", "too_many_rows", sheet=name))
+    return sheet
+
+
+def _decode(data: bytes, name: str) -> str:
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ParseError(Issue("file", "unreadable", sheet=name))
+
+
+def read_csv(name: str, data: bytes) -> Sheet:
+    """One CSV file (comma, semicolon or tab separated; UTF-8 or Windows-1252)."""
+    if data.startswith(b"PK\x03\x04") or b"\x00" in data:
+        raise ParseError(Issue("file", "unreadable", sheet=name))
+    text = _decode(data, name)
+    first = text.split("\n", 1)[0]
+    delimiter = max((",", ";", "\t"), key=first.count)
+    try:
+        records = [list(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+    except csv.Error:
+        raise ParseError(Issue("file", "unreadable", sheet=name)) from None
+    return _sheet(name, records, 1)
+
+
+def read_workbook(data: bytes) -> list[Sheet]:
+    """The units, people and roles sheets of an XLSX workbook (Swedish sheet names too)."""
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError):
+        raise ParseError(Issue("file", "unreadable", sheet="workbook")) from None
+    try:
+        sheets = []
+        for title in book.sheetnames:
+            kind = SHEET_ALIASES.get(title.strip().lower())
+            if kind is None:
+                continue
+            records = []
+            for values in book[title].iter_rows(values_only=True):
+                records.append(list(values))
+                if len(records) > MAX_ROWS + 1:
+                    raise ParseError(Issue("file", "too_many_rows", sheet=kind))
+            sheets.append(_sheet(kind, records, 1))
+    finally:
+        book.close()
+    if not sheets:
+        raise ParseError(Issue("file", "no_sheets", sheet="workbook"))
+    return sheets

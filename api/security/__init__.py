@@ -1,0 +1,1 @@
+"""Sign-in machinery: passwords, browser sessions with CSRF, API tokens, rate limits, headers."""

@@ -1,0 +1,1 @@
+"""The pydantic schemas the API speaks, beside the tables they describe."""

@@ -1,0 +1,186 @@
+"""Who may see and do what: pure functions over plain facts, no I/O.
+
+The API gathers the facts (the viewer's organisation, whether they are an
+organisation admin, the roles they act in per process, whether they take part
+in it) and asks these functions. The engine checks roles again on every change;
+these functions decide what the API shows and refuses before it gets that far.
+
+Two answers exist for "no": an object the viewer may not *see* is reported as
+missing (404, so nobody learns what another organisation holds); an object the
+viewer may see but not *change* is refused (403).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from roles.catalogue import MANAGING_ROLES, Role
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in person, as far as authorisation needs to know them."""
+
+    person_id: int
+    organisation_id: int
+    is_org_admin: bool = False
+
+
+@dataclass(frozen=True)
+class ProcessFacts:
+    """The viewer's relation to one process."""
+
+    organisation_id: int
+    roles: frozenset[str] = field(default_factory=frozenset)  # acting in now (delegations applied)
+    involved: bool = False  # ever held a role in it, or was routed one of its tasks
+
+
+@dataclass(frozen=True)
+class TaskFacts:
+    """Who may act on one task."""
+
+    status: str
+    assignee_id: int | None
+    candidate_ids: frozenset[int]
+
+
+def same_organisation(viewer: Viewer, organisation_id: int) -> bool:
+    """Whether an object of ``organisation_id`` belongs to the viewer's organisation."""
+    return viewer.organisation_id == organisation_id
+
+
+def can_read_organisation(viewer: Viewer, organisation_id: int) -> bool:
+    """Everyone reads their own organisation's structure and people; nobody reads another's."""
+    return same_organisation(viewer, organisation_id)
+
+
+def can_manage_structure(viewer: Viewer, organisation_id: int) -> bool:
+    """Units, people, imports and API tokens: the organisation admin of that organisation."""
+    return viewer.is_org_admin and same_organisation(viewer, organisation_id)
+
+
+def can_edit_person(viewer: Viewer, organisation_id: int, person_id: int) -> bool:
+    """An admin edits anyone in the organisation; a person edits their own preferences."""
+    return can_manage_structure(viewer, organisation_id) or (
+        same_organisation(viewer, organisation_id) and viewer.person_id == person_id
+    )
+
+
+def can_see_process(viewer: Viewer, facts: ProcessFacts) -> bool:
+    """People see the processes they take part in; the organisation admin sees them all."""
+    if not same_organisation(viewer, facts.organisation_id):
+        return False
+    return viewer.is_org_admin or facts.involved or bool(facts.roles)
+
+
+def can_start_process(viewer: Viewer, organisation_id: int) -> bool:
+    """Starting a process (with its roster) is for the organisation admin."""
+    return can_manage_structure(viewer, organisation_id)
+
+
+def can_manage_process(viewer: Viewer, facts: ProcessFacts) -> bool:
+    """Roles, delegations, task routing and surveys: the processledare or processägare."""
+    return same_organisation(viewer, facts.organisation_id) and bool(facts.roles & MANAGING_ROLES)
+
+
+def can_manage_surveys(viewer: Viewer, facts: ProcessFacts) -> bool:
+    """Sending and following surveys is part of running the process."""
+    return can_manage_process(viewer, facts)
+
+
+def can_cancel_process(viewer: Viewer, facts: ProcessFacts) -> bool:
+    """Stopping a process: its processägare or its beställare."""
+    return same_organisation(viewer, facts.organisation_id) and bool(
+        facts.roles & {Role.PROCESSAGARE, Role.BESTALLARE}
+    )
+
+
+def can_decide_gate(viewer: Viewer, facts: ProcessFacts, decider: str | None) -> bool:
+    """Only someone acting in the gate's decider role (its holder or a delegate in force)."""
+    return (
+        decider is not None
+        and same_organisation(viewer, facts.organisation_id)
+        and decider in facts.roles
+    )
+
+
+def can_record_consultation(viewer: Viewer, facts: ProcessFacts) -> bool:
+    """Consultations are recorded by the people running the process."""
+    return can_manage_process(viewer, facts)
+
+
+def can_act_on_task(viewer: Viewer, task: TaskFacts) -> bool:
+    """The assignee acts on a claimed task; any candidate on an unclaimed open one."""
+    if task.status not in ("open", "claimed"):
+        return False
+    if task.assignee_id is not None:
+        return task.assignee_id == viewer.person_id
+    return viewer.person_id in task.candidate_ids
+
+
+def can_claim_task(viewer: Viewer, task: TaskFacts) -> bool:
+    """A candidate may claim an open task nobody has taken."""
+    return task.status == "open" and task.assignee_id is None and viewer.person_id in task.candidate_ids
+
+
+def can_reassign_task(viewer: Viewer, facts: ProcessFacts) -> bool:
+    """Handing a task to someone else is managing the process."""
+    return can_manage_process(viewer, facts)
+
+
+def can_manage_plan(viewer: Viewer, facts: ProcessFacts, owner_id: int) -> bool:
+    """A plan's owner, or the people running the process, work on its actions."""
+    return same_organisation(viewer, facts.organisation_id) and (
+        viewer.person_id == owner_id or can_manage_process(viewer, facts)
+    )
+
+
+def can_read_audit(viewer: Viewer, facts: ProcessFacts | None) -> bool:
+    """The admin reads the organisation's audit; the people running a process read its own."""
+    if facts is None:
+        return viewer.is_org_admin
+    if not same_organisation(viewer, facts.organisation_id):
+        return False
+    return viewer.is_org_admin or can_manage_process(viewer, facts)
+
+
+def can_read_timeline(viewer: Viewer, facts: ProcessFacts) -> bool:
+    """Everyone who sees a process sees what happened in it."""
+    return can_see_process(viewer, facts)
+
+
+def can_manage_outbox(viewer: Viewer, organisation_id: int) -> bool:
+    """Failed and undeliverable mail is the organisation admin's to look at and retry."""
+    return can_manage_structure(viewer, organisation_id)
+
+
+def can_delegate(viewer: Viewer, facts: ProcessFacts, from_person_id: int | None) -> bool:
+    """One's own role may be delegated by oneself; someone else's only by the processägare."""
+    if not same_organisation(viewer, facts.organisation_id):
+        return False
+    if from_person_id is None or from_person_id == viewer.person_id:
+        return bool(facts.roles)
+    return Role.PROCESSAGARE in facts.roles
+
+
+def can_revoke_delegation(viewer: Viewer, facts: ProcessFacts, from_person_id: int,
+                          to_person_id: int) -> bool:
+    """Either party ends a delegation early, or the processägare does."""
+    if not same_organisation(viewer, facts.organisation_id):
+        return False
+    return viewer.person_id in (from_person_id, to_person_id) or Role.PROCESSAGARE in facts.roles
+
+
+def can_adopt_plan(viewer: Viewer, facts: ProcessFacts, owner_id: int) -> bool:
+    """A plan is adopted by its owner or by the processägare."""
+    return same_organisation(viewer, facts.organisation_id) and (
+        viewer.person_id == owner_id or Role.PROCESSAGARE in facts.roles
+    )
+
+
+def can_work_on_action(viewer: Viewer, facts: ProcessFacts, owner_id: int, responsible_id: int) -> bool:
+    """An action is assessed, started and finished by its plan's owner, its responsible person,
+    or the people running the process."""
+    return same_organisation(viewer, facts.organisation_id) and (
+        viewer.person_id in (owner_id, responsible_id) or can_manage_process(viewer, facts)
+    )

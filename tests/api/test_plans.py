@@ -1,0 +1,135 @@
+"""Action plans, actions and risk assessments over the API (a process walked to step 8)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+from tests import helpers
+from tests.api.conftest import Clock, World, build_world, world_from_template
+
+
+@pytest.fixture
+def step8(session, api_clock: Clock) -> World:
+    """The world with its process walked (approving everything) to step 8."""
+    def build(s: Session) -> World:
+        built = build_world(s)
+        helpers.walk_to(s, built.process_id, 8)
+        return built
+
+    world = world_from_template(session, "step8", build)
+    api_clock.now = datetime(2027, 8, 2, 8, 0, tzinfo=helpers.NOW.tzinfo)
+    return world
+
+
+def action_body(world: World, **changes) -> dict:
+    today = datetime(2027, 8, 2).date()
+    return {"development_area": "Antal medarbetare per chef", "goal": "Högst 30 per chef",
+            "description": "Dela upp enheten i två", "responsible_id": world.people["chef"].id,
+            "start_date": (today + timedelta(days=30)).isoformat(),
+            "end_date": (today + timedelta(days=120)).isoformat(),
+            "follow_up_date": (today + timedelta(days=150)).isoformat(),
+            "cost_estimate": 125000.0, **changes}
+
+
+def make_plan(client, world: World) -> dict:
+    chef = world.people["chef"]
+    r = client.post(f"/api/v1/processes/{world.process_id}/plans", headers=world.h("processledare"),
+                    json={"level": "C", "owner_id": chef.id, "title": "Plan för enheten",
+                          "unit_id": chef.unit_id})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_plans_need_step_8(client, world):
+    chef = world.people["chef"]
+    r = client.post(f"/api/v1/processes/{world.process_id}/plans", headers=world.h("processledare"),
+                    json={"level": "C", "owner_id": chef.id, "title": "För tidigt"})
+    assert r.status_code == 409 and r.json()["code"] == "gate_unmet"
+
+
+def test_plan_with_an_action_through_risk_assessment_to_done(client, step8):
+    world = step8
+    plan = make_plan(client, world)
+    assert plan["status"] == "draft" and plan["gate"]["kind"] == "consultation"
+    chef_h, owner_h = world.h("chef"), world.h("processagare")
+    action = client.post(f"/api/v1/plans/{plan['id']}/actions", headers=chef_h, json=action_body(world))
+    assert action.status_code == 201, action.text
+    a = action.json()
+    assert a["status"] == "planned" and a["gate"]["key"] == "risk_assessment"
+    early = client.post(f"/api/v1/actions/{a['id']}/start", headers=chef_h, json={})
+    assert early.status_code == 409 and early.json()["code"] == "gate_unmet"
+    risk = client.post(f"/api/v1/actions/{a['id']}/risk-assessments", headers=chef_h, json={
+        "risks": [{"risk": "Oro i arbetsgruppen", "likelihood": 3, "consequence": 2,
+                   "measure": "Tät information"}],
+        "participants": ["Enhetschef", "Skyddsombud"], "safety_representative": "Kim Skyddsombud",
+        "conclusion": "Acceptabel risk med åtgärder"})
+    assert risk.status_code == 201, risk.text
+    gate_id = a["gate"]["id"]
+    gate = client.get(f"/api/v1/gates/{gate_id}", headers=owner_h).json()
+    assert gate["risk_assessments"][0]["safety_representative"] == "Kim Skyddsombud"
+    assert gate["may_decide"] is True
+    assert client.post(f"/api/v1/gates/{gate_id}/decide", headers=chef_h, json={
+        "decision": "approve", "expected_version": gate["version"]}).status_code == 403
+    ok = client.post(f"/api/v1/gates/{gate_id}/decide", headers=owner_h,
+                     json={"decision": "approve", "expected_version": gate["version"]})
+    assert ok.status_code == 200, ok.text
+    started = client.post(f"/api/v1/actions/{a['id']}/start", headers=chef_h, json={})
+    assert started.status_code == 200 and started.json()["status"] == "in_progress"
+    done = client.post(f"/api/v1/actions/{a['id']}/finish", headers=chef_h,
+                       json={"result": "Två enheter från 1 oktober"})
+    assert done.json()["status"] == "done" and done.json()["result"] == "Två enheter från 1 oktober"
+    listed = client.get(f"/api/v1/actions/{a['id']}/risk-assessments", headers=world.h("samverkan"))
+    assert len(listed.json()) == 1
+
+
+def test_changing_an_action_needs_a_new_assessment(client, step8):
+    world = step8
+    plan = make_plan(client, world)
+    a = client.post(f"/api/v1/plans/{plan['id']}/actions", headers=world.h("chef"),
+                    json=action_body(world)).json()
+    changed = client.put(f"/api/v1/actions/{a['id']}", headers=world.h("chef"),
+                         json={**action_body(world, goal="Högst 25 per chef"),
+                               "expected_version": a["version"]})
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert body["revision"] == 2 and body["gate"]["id"] != a["gate"]["id"]
+    stale = client.put(f"/api/v1/actions/{a['id']}", headers=world.h("chef"),
+                       json={**action_body(world), "expected_version": a["version"]})
+    assert stale.status_code == 409
+    invalid = client.put(f"/api/v1/actions/{a['id']}", headers=world.h("chef"), json={
+        **action_body(world, end_date="2027-01-01"), "expected_version": body["version"]})
+    assert invalid.status_code == 422 and invalid.json()["errors"][0]["field"] == "end_date"
+    outsider = client.put(f"/api/v1/actions/{a['id']}", headers=world.h("bestallare"),
+                          json={**action_body(world), "expected_version": body["version"]})
+    assert outsider.status_code == 403
+
+
+def test_plan_is_adopted_after_its_consultation(client, step8):
+    world = step8
+    plan = make_plan(client, world)
+    adopt = client.post(f"/api/v1/plans/{plan['id']}/adopt", headers=world.h("chef"),
+                        json={"expected_version": plan["version"]})
+    assert adopt.status_code == 409 and adopt.json()["code"] == "gate_unmet"
+    consult = client.post(f"/api/v1/gates/{plan['gate']['id']}/consultations",
+                          headers=world.h("processledare"),
+                          json={"subject": "Handlingsplan", "held_on": "2027-08-01",
+                                "participants": ["Vision"], "outcome": "Inga invändningar"})
+    assert consult.status_code == 201, consult.text
+    assert client.post(f"/api/v1/plans/{plan['id']}/adopt", headers=world.h("processledare"),
+                       json={}).status_code == 403
+    adopted = client.post(f"/api/v1/plans/{plan['id']}/adopt", headers=world.h("chef"), json={})
+    assert adopted.status_code == 200 and adopted.json()["status"] == "adopted"
+    plans = client.get(f"/api/v1/processes/{world.process_id}/plans", headers=world.h("samverkan")).json()
+    assert [p["status"] for p in plans] == ["adopted"]
+    detail = client.get(f"/api/v1/plans/{plan['id']}", headers=world.h("chef")).json()
+    assert detail["actions"] == [] and detail["gate"]["status"] == "approved"
+
+
+def test_plan_owner_must_hold_the_level_role(client, step8):
+    world = step8
+    r = client.post(f"/api/v1/processes/{world.process_id}/plans", headers=world.h("processledare"),
+                    json={"level": "A", "owner_id": world.people["chef"].id, "title": "Fel ägare"})
+    assert r.status_code == 403 and r.json()["code"] == "not_role_holder"
