@@ -93,7 +93,7 @@ def test_prefect_yaml_parses_and_every_entrypoint_is_a_flow(monkeypatch) -> None
     monkeypatch.chdir(ROOT)
     raw = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
     model = PrefectYamlModel.model_validate(raw)
-    assert model.name == "chefoskop" and len(model.deployments) == 12
+    assert model.name == "chefoskop" and len(model.deployments) == 13
     names = set()
     for deployment in model.deployments:
         flow = load_flow_from_entrypoint(deployment.entrypoint)
@@ -102,7 +102,7 @@ def test_prefect_yaml_parses_and_every_entrypoint_is_a_flow(monkeypatch) -> None
         names.add(flow.name)
         for schedule in deployment.schedules or []:
             CronSchedule(cron=schedule.cron, timezone=schedule.timezone)  # validates both
-    assert names == {f.name for f in STEP_FLOWS.values()} | {"sweep", "deliver", "digest"}
+    assert names == {f.name for f in STEP_FLOWS.values()} | {"sweep", "deliver", "digest", "survey-aggregate"}
     # The copy Prefect loads by file path shares the package module's hook registry.
     copy = load_flow_from_entrypoint("flows/steps.py:step_1_flow")
     assert copy.fn.__globals__["AFTER_OPEN"] is steps.AFTER_OPEN
