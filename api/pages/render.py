@@ -161,7 +161,7 @@ async def read_form(request: Request) -> dict[str, str]:
     values: dict[str, str] = {}
     for key, value in form.multi_items():
         if isinstance(value, str) and key not in values:
-            values[key] = value
+            values[key] = value.replace("\x00", "")  # no database keeps NUL in text
     return values
 
 

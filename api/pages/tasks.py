@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
@@ -37,6 +39,8 @@ def form_data(fields, form: dict[str, str]) -> dict:
         if f.type == "number":
             try:
                 number = float(raw.replace(",", ".").replace("\u00a0", "").replace(" ", ""))
+                if not math.isfinite(number):
+                    raise ValueError(raw)
                 data[f.key] = int(number) if number.is_integer() and abs(number) < 2**53 else number
             except ValueError:
                 data[f.key] = raw  # the engine names it: not_a_number

@@ -112,7 +112,7 @@ def page(browser, live_server: LiveServer):
     """A fresh browser page (own cookies) aimed at the live server."""
     context = browser.new_context(base_url=live_server.url, locale="sv-SE",
                                   viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(15_000)  # generous: CI machines are shared
     p = context.new_page()
     errors: list[str] = []
     p.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

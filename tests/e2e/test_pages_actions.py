@@ -127,3 +127,25 @@ def test_people_outside_the_management_get_a_page_saying_no(client: TestClient, 
         response = client.get(path)
         assert response.status_code == 403
         assert "text/html" in response.headers["content-type"] and response.text.count("<h1>") == 1
+
+
+NASTY = ["", " ", "\x00", "1e400", "-1", "9" * 40, "2026-13-45", "<script>alert(1)</script>", "ü" * 30000,
+         "approve", "reject"]
+
+
+def test_no_form_a_browser_can_send_gives_500(client: TestClient, world: World, session_factory) -> None:
+    pass_open_gates(session_factory, world, datetime.now(UTC))
+    task = _open_task(session_factory, world, "process_plan")
+    csrf = sign_in(client, world.emails["processledare"])
+    with session_factory() as s:
+        gate_id = s.scalars(select(Gate.id).where(Gate.process_id == world.process_id)).first()
+    posts = [f"/tasks/{task.id}/complete", f"/tasks/{task.id}/claim", f"/gates/{gate_id}/decide",
+             f"/gates/{gate_id}/consultation", "/admin/outbox/retry", "/admin/outbox/1/retry", "/login"]
+    fields = ["f_purpose", "f_goals", "f_scope", "version", "decision", "reason", "held_on", "body_id",
+              "participants", "outcome", "subject", "email", "password", "next"]
+    for path in posts:
+        for value in NASTY:
+            response = client.post(path, data={"csrf_token": csrf, **{f: value for f in fields}})
+            assert response.status_code < 500, (path, value[:20], response.text[:300])
+        odd = client.post(path, content=b"\xff\xfe--", headers={"content-type": "multipart/form-data"})
+        assert odd.status_code < 500, path
