@@ -9,7 +9,7 @@ from sqlalchemy import select
 from chefoskop.db import unit_of_work
 from chefoskop.seed import build_organisation, slugify
 from flows import engine
-from models import Organisation
+from models import Organisation, Person, Process, RoleAssignment
 
 DEMO_NAME = "Västra Söderbotten"
 DEMO_SEED = 2027
@@ -26,17 +26,36 @@ class DemoResult:
     sign_in_lines: list[str]
 
 
+def _sign_in_lines(session, organisation_id: int) -> list[str]:
+    """Who to sign in as: one or two people per role, with the shared demo password."""
+    rows = session.execute(
+        select(RoleAssignment.role, Person.name, Person.email)
+        .join(Person, Person.id == RoleAssignment.person_id)
+        .join(Process, Process.id == RoleAssignment.process_id)
+        .where(Process.organisation_id == organisation_id)
+        .order_by(RoleAssignment.id)).all()
+    seen: dict[str, int] = {}
+    lines: list[str] = []
+    for role, name, email in rows:
+        seen[role] = seen.get(role, 0) + 1
+        if seen[role] <= 2:
+            lines.append(f"{role:14} {name} <{email}>")
+    return lines
+
+
 def create_demo(managers: int = 12) -> DemoResult:
-    """Create Västra Söderbotten (once) with every role filled, and start its process."""
+    """Create Västra Söderbotten (once) with every role filled and passwords set; start its process."""
+    from api.pages.demo_access import give_demo_passwords
+
     with unit_of_work() as s:
         existing = s.scalar(select(Organisation).where(Organisation.slug == slugify(DEMO_NAME)))
         if existing is not None:
-            return DemoResult(DEMO_NAME, existing.id, None, [], [])
+            return DemoResult(DEMO_NAME, existing.id, None, [], _sign_in_lines(s, existing.id))
         seeded = build_organisation(s, DEMO_NAME, managers, seed=DEMO_SEED)
+        give_demo_passwords(s, seeded.organisation.id)
         leader = seeded.by_role["processledare"][0]
         ctx = engine.Context(s, engine.Actor.person(leader.id))
         process = engine.start_process(ctx, seeded.organisation.id, "Chefoskopet 2027",
                                        seeded.roster)
-        lines = [f"{role:14} {p.name} <{p.email}>"
-                 for role, people in seeded.by_role.items() for p in people[:2]]
-        return DemoResult(DEMO_NAME, seeded.organisation.id, process.id, ctx.queued, lines)
+        return DemoResult(DEMO_NAME, seeded.organisation.id, process.id, ctx.queued,
+                          _sign_in_lines(s, seeded.organisation.id))

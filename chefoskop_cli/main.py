@@ -56,7 +56,11 @@ def demo() -> None:
     _prepare()
     result = create_demo()
     start_queued(result.queued, wait=True)
+    from api.pages.demo_access import DEMO_PASSWORD
+
     _err(_("Demo organisation {name} is ready; its process has started.", name=result.name))
+    _err(_("Sign in as any of these people with their e-mail address and the password {password}:",
+           password=DEMO_PASSWORD))
     for line in result.sign_in_lines:
         _err(line)
 
