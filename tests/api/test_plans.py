@@ -7,19 +7,48 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from chefoskop import clock
 from tests import helpers
 from tests.api.conftest import Clock, World, build_world, world_from_template
+
+
+class WalkClock:
+    """The time while a process is walked: the day of the last step opened."""
+
+    now = helpers.NOW
+
+
+def open_with_hooks(session: Session, queued: list[tuple[int, int]], now: datetime = helpers.NOW) -> None:
+    """Open queued steps as the step flows do, after-open hooks (surveys) included."""
+    from flows.steps import open_batch
+
+    session.commit()
+    WalkClock.now = now
+    for step_no, step_id in queued:
+        open_batch(step_no, [step_id])
+    session.expire_all()
+
+
+def walk_to_step_8(session: Session) -> World:
+    """The standard world with its process walked, everything approved, to step 8."""
+    import surveys.simulate
+
+    answer = surveys.simulate.simulate_answers
+    with pytest.MonkeyPatch.context() as patch, clock.simulated_clock(lambda: WalkClock.now):
+        patch.setattr(helpers, "open_queued", open_with_hooks)
+        # every simulated manager answers, so each survey is complete without waiting for its close
+        patch.setattr(surveys.simulate, "simulate_answers",
+                      lambda s, survey_id, rng, **kw: answer(s, survey_id, rng, answer_share=1.0))
+        WalkClock.now = helpers.NOW
+        built = build_world(session)
+        helpers.walk_to(session, built.process_id, 8)
+    return built
 
 
 @pytest.fixture
 def step8(session, api_clock: Clock) -> World:
     """The world with its process walked (approving everything) to step 8."""
-    def build(s: Session) -> World:
-        built = build_world(s)
-        helpers.walk_to(s, built.process_id, 8)
-        return built
-
-    world = world_from_template(session, "step8", build)
+    world = world_from_template(session, "step8", walk_to_step_8)
     api_clock.now = datetime(2027, 8, 2, 8, 0, tzinfo=helpers.NOW.tzinfo)
     return world
 
