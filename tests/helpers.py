@@ -14,6 +14,7 @@ import models
 from chefoskop.seed import SeededOrganisation, build_organisation
 from flows import engine
 from flows.calendar import add_working_days
+from surveys.distribution import close_due_surveys
 from flows.engine.queries import current_gates
 from models import Gate, Process, StepInstance, Task
 
@@ -40,9 +41,15 @@ def ctx_for(session: Session, person_id: int | None, now: datetime = NOW) -> eng
 
 
 def open_queued(session: Session, queued: list[tuple[int, int]], now: datetime = NOW) -> None:
-    """Open queued steps the way a step flow does."""
-    for _, step_id in queued:
-        engine.open_step(ctx_for(session, None, now), step_id)
+    """Commit, then open queued steps as their step flow does (hooks included), at ``now``."""
+    from chefoskop import clock
+    from flows.steps import run_step
+
+    session.commit()
+    with clock.simulated_clock(lambda: now):
+        for step_no, step_id in queued:
+            run_step(step_no, [step_id])
+    session.expire_all()
 
 
 def start(session: Session, managers: int = 6, seed: int = 7, now: datetime = NOW) -> Started:
@@ -109,6 +116,10 @@ def walk_to(session: Session, process_id: int, number: int, now: datetime = NOW)
             return
         moment = datetime.combine(today, now.timetz())
         queued = people.act(process_id, today, moment)
+        ctx = engine.Context(session, engine.Actor(label="sweep"), moment)
+        close_due_surveys(ctx)  # what the sweep does each day: closing completes answer tasks
+        session.commit()
+        queued += ctx.queued
         session.expire_all()  # the simulated people worked in their own sessions
         open_queued(session, queued, moment)
         session.commit()

@@ -327,7 +327,7 @@ def test_bad_action_fields_name_each_field(session):
 def test_open_step_is_refused_twice(session):
     s = start(session)
     st = step(session, s.process_id, 1)
-    _refused(session, lambda: open_queued(session, [(1, st.id)]), IllegalTransition)
+    _refused(session, lambda: engine.open_step(ctx_for(session, None), st.id), IllegalTransition)
     assert session.get(StepInstance, st.id).status == "open"
 
 
