@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from chefoskop.db import unit_of_work
 from flows import engine
 from flows.calendar import add_working_days
+from flows.engine.cycle import evaluation_form_data
 from flows.engine.queries import step_spec
 from flows.errors import EngineError
 from models import Action, ActionPlan, Gate, Person, Process, RoleAssignment, StepInstance, Task
@@ -92,10 +93,14 @@ class SimPeople:
             spec = step_spec(process, s.get(StepInstance, task.step_id)).activity(task.activity_key)
             if task.activity_key in PLAN_ACTIVITIES:
                 self._make_plan(ctx, process, PLAN_ACTIVITIES[task.activity_key], who, today)
+            if task.activity_key == "prioritise":
+                self._record_areas(ctx, process)
             if task.activity_key == "follow_up_meeting":
-                self._follow_up(ctx, process)
+                self._follow_up(ctx, process, today)
             data = {f.key: f"{f.label.sv}: simulerat svar {self.rng.randint(1, 999)}"
                     for f in spec.fields}
+            if task.activity_key == "evaluate_process":
+                data = self._evaluate(ctx, process)
             engine.complete(ctx, task.id, data)
             return ctx.queued
 
@@ -139,10 +144,11 @@ class SimPeople:
             RoleAssignment.role == PLAN_OWNER_ROLE_BY_LEVEL[level]))
         plan = engine.create_plan(ctx, process.id, level=level, owner_id=owner, unit_id=unit_id,
                                   title=f"Handlingsplan nivå {level}")
+        areas = [a.title for a in engine.plan_areas(s, plan.id)] or list(AREAS)
         for _ in range(self.rng.randint(1, 2)):
             start = add_working_days(today, self.rng.randint(5, 20))
             fields = engine.ActionFields(
-                development_area=self.rng.choice(AREAS), goal="Bättre förutsättningar för chefer",
+                development_area=self.rng.choice(areas), goal="Bättre förutsättningar för chefer",
                 description="Åtgärd enligt prioriterat utvecklingsområde", responsible_id=owner,
                 start_date=start, end_date=start + timedelta(days=self.rng.randint(30, 120)),
                 expected_effect="Mindre belastning", cost_estimate=float(self.rng.randint(0, 90)) * 1000,
@@ -175,7 +181,35 @@ class SimPeople:
                 except EngineError:
                     continue
 
-    def _follow_up(self, ctx: engine.Context, process: Process) -> None:
-        for action in ctx.session.scalars(select(Action).where(
+    def _record_areas(self, ctx: engine.Context, process: Process) -> None:
+        """Dela värld's prioritised development areas, one or two for each level."""
+        titles = self.rng.sample(AREAS, 3)
+        areas = [engine.AreaFields(title=title, level=level, goal="Bättre balans mellan krav och resurser",
+                                   priority=i + 1)
+                 for i, (title, level) in enumerate(zip(titles, ("A", "B", "C"), strict=True))]
+        engine.record_development_areas(ctx, process.id, areas)
+
+    def _follow_up(self, ctx: engine.Context, process: Process, today: date) -> None:
+        """The follow-up meeting: each adopted plan's actions reviewed on the five questions."""
+        s = ctx.session
+        for plan in s.scalars(select(ActionPlan).where(
+                ActionPlan.process_id == process.id, ActionPlan.status == "adopted").order_by(ActionPlan.id)):
+            actions = s.scalars(select(Action).where(
+                Action.plan_id == plan.id, Action.status.in_(("in_progress", "done")))).all()
+            reviews = [engine.ReviewFields(
+                action_id=a.id, carried_out=self.rng.choice(("yes", "partly")),
+                intended_effect=self.rng.choice(("yes", "partly", "not_yet")), served_goals="yes",
+                learned="Tydligare stöd från HR gav effekt.") for a in actions]
+            owner = engine.Context(s, engine.Actor.person(plan.owner_id), ctx.now)
+            engine.record_follow_up(owner, plan.id, held_on=today, participants=["Chef", "Skyddsombud"],
+                                    reviews=reviews, next_follow_up_on=today + timedelta(days=90))
+        for action in s.scalars(select(Action).where(
                 Action.process_id == process.id, Action.status == "in_progress")):
             engine.finish_action(ctx, action.id, result="Genomförd enligt plan; effekten följs upp.")
+
+    def _evaluate(self, ctx: engine.Context, process: Process) -> dict:
+        """The processägare's evaluation that ends step 9; returns the task's form data."""
+        evaluation = engine.evaluate_process(
+            ctx, process.id, what_worked="Gemensam bild av chefernas förutsättningar.",
+            what_to_change="Kortare tid mellan kartläggning och åtgärd.")
+        return evaluation_form_data(evaluation)

@@ -5,7 +5,21 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from chefoskop.db import unit_of_work
-from models import AuditEvent, Gate, OutboxMessage, Process, StepInstance, Task
+from models import (
+    Action,
+    ActionPlan,
+    AuditEvent,
+    Consultation,
+    Gate,
+    OutboxMessage,
+    Process,
+    RiskAssessment,
+    StepInstance,
+    Task,
+)
+from models.followup import FollowUpMeeting
+from models.surveys import Response as SurveyResponse
+from models.surveys import Survey
 
 
 def summarise(organisation_ids: list[int]) -> dict:
@@ -31,6 +45,17 @@ def summarise(organisation_ids: list[int]) -> dict:
             "gates_passed": n(Gate, Gate.process_id.in_(pids), Gate.status == "approved"),
             "gates_rejected": n(Gate, Gate.process_id.in_(pids), Gate.status == "rejected"),
             "audit_events": n(AuditEvent, AuditEvent.organisation_id.in_(organisation_ids)),
+            "surveys": n(Survey, Survey.process_id.in_(pids)),
+            "survey_responses": n(SurveyResponse, SurveyResponse.survey_id.in_(
+                select(Survey.id).where(Survey.process_id.in_(pids)))),
+            "plans_by_level": dict(sorted(s.execute(
+                select(ActionPlan.level, func.count()).where(ActionPlan.process_id.in_(pids))
+                .group_by(ActionPlan.level)).all())),
+            "actions_done": n(Action, Action.process_id.in_(pids), Action.status == "done"),
+            "risk_assessments": n(RiskAssessment, RiskAssessment.process_id.in_(pids)),
+            "consultations": n(Consultation, Consultation.process_id.in_(pids)),
+            "follow_up_meetings_held": n(FollowUpMeeting, FollowUpMeeting.process_id.in_(pids),
+                                         FollowUpMeeting.status == "held"),
             "notifications": dict(sorted(mail.items())),
             "mails_delivered": sent,
         }

@@ -188,13 +188,14 @@ def _before_sweep(now: datetime) -> None:
     """Expire delegations and run the BEFORE_SWEEP hooks, in one transaction; then their callbacks."""
     from chefoskop.db import unit_of_work
     from flows.dispatch import start_queued
-    from flows.engine import expire_delegations
+    from flows.engine import expire_delegations, follow_up_reminders
     from flows.steps import load_hook_modules
 
     load_hook_modules()
     with unit_of_work() as session:
         ctx = Context(session, SWEEP_ACTOR, now)
         expire_delegations(ctx)
+        follow_up_reminders(session, now)
         after = [hook(ctx) for hook in BEFORE_SWEEP]
     start_queued(ctx.queued, wait=True)
     for callback in after:

@@ -14,9 +14,9 @@ import models
 from chefoskop.seed import SeededOrganisation, build_organisation
 from flows import engine
 from flows.calendar import add_working_days
-from surveys.distribution import close_due_surveys
 from flows.engine.queries import current_gates
 from models import Gate, Process, StepInstance, Task
+from surveys.distribution import close_due_surveys
 
 NOW = datetime(2027, 2, 1, 8, 0, tzinfo=UTC)
 _names = itertools.count(1)

@@ -49,6 +49,10 @@ def test_simulate_two_organisations_matches_the_database(session, database_url, 
         OutboxMessage.organisation_id.in_(orgs), OutboxMessage.status.not_in(("sent", "digested")))).all()
     assert stuck == []
     assert {"task_assigned", "task_reminder", "escalation", "meeting_invite"} <= set(summary["notifications"])
+    assert summary["surveys"] == 6 and summary["survey_responses"] > 0  # three mappings each
+    assert set(summary["plans_by_level"]) == {"A", "B", "C"}
+    assert summary["risk_assessments"] >= summary["actions_done"] > 0
+    assert summary["follow_up_meetings_held"] >= sum(summary["plans_by_level"].values())
     assert len(summary["reports"]) == 2 and all(p.endswith(".pdf") for p in summary["reports"])
     # No step closed with a gate that is not approved (the newest row of each gate).
     for step_id, key in session.execute(select(Gate.step_id, Gate.key).where(
