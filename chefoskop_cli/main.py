@@ -68,7 +68,9 @@ def demo() -> None:
 @app.command()
 def simulate(
     organisations: Annotated[int, typer.Option(min=1, max=400, help=_("Number of organisations."))] = 3,
-    managers: Annotated[int, typer.Option(min=1, max=2000, help=_("First-line managers per organisation."))] = 40,
+    managers: Annotated[
+        int, typer.Option(min=1, max=2000, help=_("First-line managers per organisation."))
+    ] = 40,
     seed: Annotated[int, typer.Option(help=_("Random seed; the same seed gives the same result."))] = 1,
     mail: Annotated[bool, typer.Option(help=_("Deliver the e-mail (to the local sink by default)."))] = True,
     as_json: Annotated[bool, typer.Option("--json", help=_("Print the summary as JSON."))] = False,

@@ -59,7 +59,8 @@ def task_payload(session, task) -> dict:
 __all__ = [
     "SYSTEM", "ActionFields", "Actor", "Context", "RoleSpec", "add_action", "adopt_plan",
     "assign_role", "cancel_process", "change_action", "claim", "complete", "create_plan",
-    "current_gates", "decide_gate", "delegate", "end_assignment", "expire_delegations", "finish_action", "open_step",
+    "current_gates", "decide_gate", "delegate", "end_assignment", "expire_delegations",
+    "finish_action", "open_step",
     "queued_step_ids", "reassign", "record", "record_consultation", "record_risk_assessment",
     "reroute", "revoke_delegation", "start_action", "start_process", "task_payload",
     "transition", "unclaim",

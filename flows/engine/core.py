@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from chefoskop import clock
 from flows import rules
 from flows.errors import StaleVersion
-from chefoskop import clock
 from models import AuditEvent
 
 
