@@ -89,6 +89,7 @@ class World:
     people: dict[str, Person]
     foreign_process_id: int
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    now: datetime = T0  # the app's time in this world
 
     def h(self, actor: str) -> dict[str, str]:
         """Bearer headers for an actor (a cached token per actor)."""

@@ -2,46 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from chefoskop import clock
+from models import AuditEvent
 from tests import helpers
 from tests.api.conftest import Clock, World, build_world, world_from_template
 
 
-class WalkClock:
-    """The time while a process is walked: the day of the last step opened."""
-
-    now = helpers.NOW
-
-
-def open_with_hooks(session: Session, queued: list[tuple[int, int]], now: datetime = helpers.NOW) -> None:
-    """Open queued steps as the step flows do, after-open hooks (surveys) included."""
-    from flows.steps import open_batch
-
-    session.commit()
-    WalkClock.now = now
-    for step_no, step_id in queued:
-        open_batch(step_no, [step_id])
-    session.expire_all()
-
-
 def walk_to_step_8(session: Session) -> World:
     """The standard world with its process walked, everything approved, to step 8."""
-    import surveys.simulate
-
-    answer = surveys.simulate.simulate_answers
-    with pytest.MonkeyPatch.context() as patch, clock.simulated_clock(lambda: WalkClock.now):
-        patch.setattr(helpers, "open_queued", open_with_hooks)
-        # every simulated manager answers, so each survey is complete without waiting for its close
-        patch.setattr(surveys.simulate, "simulate_answers",
-                      lambda s, survey_id, rng, **kw: answer(s, survey_id, rng, answer_share=1.0))
-        WalkClock.now = helpers.NOW
-        built = build_world(session)
-        helpers.walk_to(session, built.process_id, 8)
+    built = build_world(session)
+    helpers.walk_to(session, built.process_id, 8)
     return built
 
 
@@ -49,13 +24,22 @@ def walk_to_step_8(session: Session) -> World:
 def step8(session, api_clock: Clock) -> World:
     """The world with its process walked (approving everything) to step 8."""
     world = world_from_template(session, "step8", walk_to_step_8)
-    api_clock.now = datetime(2027, 8, 2, 8, 0, tzinfo=helpers.NOW.tzinfo)
+    last = session.scalar(select(func.max(AuditEvent.at)))
+    world.now = api_clock.now = last + timedelta(days=1)
     return world
 
 
-def action_body(world: World, **changes) -> dict:
-    today = datetime(2027, 8, 2).date()
-    return {"development_area": "Antal medarbetare per chef", "goal": "Högst 30 per chef",
+def plan_area(world: World, plan_id: int) -> str:
+    """The title of a development area the plan was made for (actions must name one)."""
+    from flows.engine.areas import plan_areas
+
+    world.session.expire_all()
+    return plan_areas(world.session, plan_id)[0].title
+
+
+def action_body(world: World, plan_id: int, **changes) -> dict:
+    today = world.now.date()
+    return {"development_area": plan_area(world, plan_id), "goal": "Högst 30 per chef",
             "description": "Dela upp enheten i två", "responsible_id": world.people["chef"].id,
             "start_date": (today + timedelta(days=30)).isoformat(),
             "end_date": (today + timedelta(days=120)).isoformat(),
@@ -84,7 +68,8 @@ def test_plan_with_an_action_through_risk_assessment_to_done(client, step8):
     plan = make_plan(client, world)
     assert plan["status"] == "draft" and plan["gate"]["kind"] == "consultation"
     chef_h, owner_h = world.h("chef"), world.h("processagare")
-    action = client.post(f"/api/v1/plans/{plan['id']}/actions", headers=chef_h, json=action_body(world))
+    action = client.post(f"/api/v1/plans/{plan['id']}/actions", headers=chef_h,
+                         json=action_body(world, plan["id"]))
     assert action.status_code == 201, action.text
     a = action.json()
     assert a["status"] == "planned" and a["gate"]["key"] == "risk_assessment"
@@ -118,21 +103,21 @@ def test_changing_an_action_needs_a_new_assessment(client, step8):
     world = step8
     plan = make_plan(client, world)
     a = client.post(f"/api/v1/plans/{plan['id']}/actions", headers=world.h("chef"),
-                    json=action_body(world)).json()
+                    json=action_body(world, plan["id"])).json()
     changed = client.put(f"/api/v1/actions/{a['id']}", headers=world.h("chef"),
-                         json={**action_body(world, goal="Högst 25 per chef"),
+                         json={**action_body(world, plan["id"], goal="Högst 25 per chef"),
                                "expected_version": a["version"]})
     assert changed.status_code == 200, changed.text
     body = changed.json()
     assert body["revision"] == 2 and body["gate"]["id"] != a["gate"]["id"]
     stale = client.put(f"/api/v1/actions/{a['id']}", headers=world.h("chef"),
-                       json={**action_body(world), "expected_version": a["version"]})
+                       json={**action_body(world, plan["id"]), "expected_version": a["version"]})
     assert stale.status_code == 409
     invalid = client.put(f"/api/v1/actions/{a['id']}", headers=world.h("chef"), json={
-        **action_body(world, end_date="2027-01-01"), "expected_version": body["version"]})
+        **action_body(world, plan["id"], end_date="2027-01-01"), "expected_version": body["version"]})
     assert invalid.status_code == 422 and invalid.json()["errors"][0]["field"] == "end_date"
     outsider = client.put(f"/api/v1/actions/{a['id']}", headers=world.h("bestallare"),
-                          json={**action_body(world), "expected_version": body["version"]})
+                          json={**action_body(world, plan["id"]), "expected_version": body["version"]})
     assert outsider.status_code == 403
 
 
@@ -144,7 +129,7 @@ def test_plan_is_adopted_after_its_consultation(client, step8):
     assert adopt.status_code == 409 and adopt.json()["code"] == "gate_unmet"
     consult = client.post(f"/api/v1/gates/{plan['gate']['id']}/consultations",
                           headers=world.h("processledare"),
-                          json={"subject": "Handlingsplan", "held_on": "2027-08-01",
+                          json={"subject": "Handlingsplan", "held_on": world.now.date().isoformat(),
                                 "participants": ["Vision"], "outcome": "Inga invändningar"})
     assert consult.status_code == 201, consult.text
     assert client.post(f"/api/v1/plans/{plan['id']}/adopt", headers=world.h("processledare"),
