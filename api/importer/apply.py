@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.importer.validate import Existing, Plan
@@ -61,8 +62,6 @@ def _people(db: Session, org_id: int, plan: Plan, existing: Existing, counts: Co
 
 def _held(db: Session, process_id: int, role: str, person_id: int | None, body_id: int | None,
           unit_id: int | None, ctx: Context) -> bool:
-    from sqlalchemy import select
-
     rows = db.scalars(select(RoleAssignment).where(
         RoleAssignment.process_id == process_id, RoleAssignment.role == role,
         RoleAssignment.person_id.is_(None) if person_id is None else RoleAssignment.person_id == person_id,

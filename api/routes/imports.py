@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import File, Form, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 
 from api.access import managed_process, require
 from api.deps import EngineCtx, SessionDep, SettingsDep, ViewerDep
@@ -13,6 +15,7 @@ from api.importer.parse import ParseError, Sheet, read_csv, read_workbook
 from api.importer.validate import Existing, validate
 from api.problems import ApiProblem, Issue
 from api.routing import api_router
+from flows.engine import Context
 from models.schemas.admin import ImportReport
 from roles import permissions as perm
 
@@ -64,12 +67,11 @@ async def import_structure(
     require(perm.can_manage_structure(viewer, viewer.organisation_id))
     sheets = await read_sheets({"units": units, "people": people, "roles": roles}, workbook,
                                settings.upload_max_bytes)
-    from fastapi.concurrency import run_in_threadpool
-
     return await run_in_threadpool(_import, db, viewer, ctx, sheets, process_id, dry_run)
 
 
-def _import(db, viewer, ctx, sheets: list[Sheet], process_id: int | None, dry_run: bool) -> ImportReport:
+def _import(db: Session, viewer: perm.Viewer, ctx: Context, sheets: list[Sheet], process_id: int | None,
+            dry_run: bool) -> ImportReport:
     has_roles = any(s.name == "roles" and s.rows for s in sheets)
     if has_roles and process_id is None:
         raise ApiProblem(422, "invalid_data", issues=[Issue("process_id", "required")])
