@@ -107,6 +107,7 @@ def walk_to(session: Session, process_id: int, number: int, now: datetime = NOW)
 
     people = SimPeople(random.Random(1), late_share=0.0)
     people.rejected = {(process_id, n, "step_approval") for n in range(1, 10)}
+    people.record_areas = False  # tests record the development areas they need themselves
     today = now.date()
     for _ in range(200):
         session.commit()

@@ -94,7 +94,7 @@ def live_server(session_factory: sessionmaker[Session], tmp_path: Path) -> Itera
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # its event loop must not outlive tests/e2e
 def browser():
     """Debian's chromium driven by Playwright (one per test session)."""
     if not Path(CHROMIUM).exists():
