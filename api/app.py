@@ -7,6 +7,8 @@ from fastapi import FastAPI
 from api.pages import router as pages_router
 from api.problems import install_problem_handlers
 from api.routes import admin, auth, gates, imports, organisation, plans, processes, roster, tasks
+from api.routes.exports import router as exports_router
+from api.routes.followup import router as followup_router
 from api.routing import public_router
 from api.security.headers import BodyLimitMiddleware, SecurityHeadersMiddleware
 from api.security.oidc import install_oidc
@@ -55,6 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     for module in (auth, organisation, processes, roster, tasks, gates, plans, admin, imports):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(followup_router, prefix=API_PREFIX)
+    app.include_router(exports_router, prefix=API_PREFIX)
     app.include_router(auth.signed_in, prefix=API_PREFIX)
     app.include_router(health_router, prefix=API_PREFIX)
     app.include_router(auth.links)

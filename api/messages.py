@@ -109,6 +109,12 @@ REASONS: dict[str, str] = {
     "too_many_rows": N_("The file has too many rows."),
     "not_running": N_("The process is not running."),
     "no_sheets": N_("The workbook has none of the sheets units, people or roles."),
+    "missing_reviews": N_("These actions need a review: %(actions)s."),
+    "no_mandate": N_("The person holds no role with mandate at this level."),
+    "not_in_plan": N_("The action is not part of this plan."),
+    "not_after_meeting": N_("The next follow-up must come after the meeting."),
+    "not_a_plan_area": N_("Name one of the plan's development areas."),
+    "no_development_area": N_("No development area is assigned to this level and unit."),
 }
 
 FIELD_PREFIX = N_("%(field)s: %(message)s")
@@ -165,6 +171,14 @@ FIELD_LABELS: dict[str, str] = {
     "until": N_("Before"), "ids": N_("Rows"), "file": N_("File"), "process_id": N_("Process"),
     "expires_in_days": N_("Valid for days"), "Idempotency-Key": N_("Idempotency key"),
     "body": N_("Request body"),
+    "areas": N_("Development areas"), "priority": N_("Priority"), "on": N_("Meeting date"),
+    "location": N_("Place"), "participant_ids": N_("Invited people"), "reviews": N_("Action reviews"),
+    "action_id": N_("Action"), "carried_out": N_("Carried out as planned?"),
+    "intended_effect": N_("Did it have the intended effect?"),
+    "served_goals": N_("Did it serve the goals?"), "learned": N_("What did we learn?"),
+    "other_effects": N_("Other effects"), "next_follow_up_on": N_("Next follow-up"),
+    "notes": N_("Notes"), "what_worked": N_("What worked"), "what_to_change": N_("What to change"),
+    "before_after": N_("Before and after"), "next_cycle": N_("Next cycle"),
 }
 
 

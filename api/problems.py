@@ -146,7 +146,9 @@ def engine_issues(exc: EngineError) -> list[Issue]:
         return [Issue("role", "unknown_role")]
     issues = []
     for name, reason in (exc.params.get("errors") or {}).items():
-        if isinstance(reason, str) and reason.startswith("missing:"):
+        if name == "reviews" and isinstance(reason, str) and reason.startswith("missing:"):
+            issues.append(Issue(name, "missing_reviews", {"actions": reason.split(":", 1)[1]}))
+        elif isinstance(reason, str) and reason.startswith("missing:"):
             issues.append(Issue(name, "missing_roles", {"roles": reason.split(":", 1)[1]}))
         else:
             issues.append(Issue(str(name), str(reason)))

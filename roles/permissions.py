@@ -184,3 +184,13 @@ def can_work_on_action(viewer: Viewer, facts: ProcessFacts, owner_id: int, respo
     return same_organisation(viewer, facts.organisation_id) and (
         viewer.person_id in (owner_id, responsible_id) or can_manage_process(viewer, facts)
     )
+
+
+def can_evaluate_process(viewer: Viewer, facts: ProcessFacts) -> bool:
+    """The evaluation that ends step 9 is the processägare's."""
+    return same_organisation(viewer, facts.organisation_id) and Role.PROCESSAGARE in facts.roles
+
+
+def can_start_cycle(viewer: Viewer, facts: ProcessFacts) -> bool:
+    """A new cycle of a completed process: its processägare or its beställare."""
+    return can_cancel_process(viewer, facts)

@@ -252,7 +252,8 @@ PUBLIC = {("POST", "/api/v1/auth/login"), ("GET", "/t/{token}"), ("GET", "/api/v
 
 
 def test_every_signed_in_route_is_in_the_matrix(app, world):
+    from tests.api.test_followup_matrix import FOLLOWUP_CASES
     from tests.api.test_plans_matrix import PLAN_CASES
 
-    covered = routes_of(app, CASES, world) | {(c.method, c.route) for c in PLAN_CASES}
+    covered = routes_of(app, CASES, world) | {(c.method, c.route) for c in PLAN_CASES + FOLLOWUP_CASES}
     assert all_routes(app) - PUBLIC == covered

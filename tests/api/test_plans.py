@@ -12,11 +12,21 @@ from models import AuditEvent
 from tests import helpers
 from tests.api.conftest import Clock, World, build_world, world_from_template
 
+AREA = "Arbetsbelastning i hemtjänsten"
+
 
 def walk_to_step_8(session: Session) -> World:
-    """The standard world with its process walked, everything approved, to step 8."""
+    """The standard world walked, everything approved, to step 8, with a development area for the
+    chef's workplace."""
+    from flows import engine
+
     built = build_world(session)
     helpers.walk_to(session, built.process_id, 8)
+    chef, leader = built.people["chef"], built.people["processledare"]
+    last = session.scalar(select(func.max(AuditEvent.at)))
+    engine.record_development_areas(helpers.ctx_for(session, leader.id, last), built.process_id, [
+        engine.AreaFields(title=AREA, level="C", goal="Hållbar belastning", unit_id=chef.unit_id)])
+    session.commit()
     return built
 
 
