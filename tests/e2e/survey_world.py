@@ -15,7 +15,7 @@ from chefoskop.seed import build_organisation
 from flows import engine
 from flows.dispatch import start_queued
 from models import Person
-from surveys.distribution import current_survey, respondent_link
+from surveys.distribution import close_survey, current_survey, respondent_link
 from surveys.groups import define_mapping_groups
 from surveys.simulate import simulate_answers
 from tests.surveys.conftest import World, advance_until, until_phase
@@ -83,3 +83,17 @@ def simulate_others(factory: sessionmaker[Session], sw: SurveyWorld, share: floa
     """Let the simulated managers who have not answered do so (committed), as ``chefoskop simulate`` does."""
     with clock.simulated_clock(lambda: sw.world.now), factory() as s, s.begin():
         return simulate_answers(s, sw.survey_id, random.Random(3), answer_share=share)
+
+
+def open_logbook(factory: sessionmaker[Session], sw: SurveyWorld) -> SurveyWorld:
+    """Close mapping 1 as the processledare and walk on until the logbook (mapping 2) is out."""
+    world = sw.world
+    with clock.simulated_clock(lambda: world.now), factory() as s, s.begin():
+        ctx = engine.Context(s, engine.Actor.person(world.by_role["processledare"][0]), world.now)
+        close_survey(ctx, sw.survey_id)
+        queued = list(ctx.queued)
+    with clock.simulated_clock(lambda: world.now):
+        start_queued(queued, wait=True)
+    advance_until(world, until_phase(5, "aktivitet"))
+    with factory() as s:
+        return SurveyWorld(world, current_survey(s, world.process_id, 5).id, sw.emails)
