@@ -118,6 +118,14 @@ def test_a_workplace_plan_from_area_to_follow_up(page, session_factory) -> None:
     page.goto(f"/plans/{plan_id}?tab=history")
     assert_accessible(page)
     screenshot(page, "plan-history")
+    sign_out(page)
+
+    sign_in(page, world.emails["processagare"])  # steps 7 and 9 pages: the area form and the evaluation
+    page.goto(f"/processes/{world.process_id}/development-areas")
+    assert_accessible(page)
+    screenshot(page, "development-areas")
+    page.goto(f"/processes/{world.process_id}/evaluation")
+    assert_accessible(page)
 
     with session_factory() as s:
         assert s.get(ActionPlan, plan_id).status == "adopted"
