@@ -21,10 +21,10 @@ if ! command -v chromium >/dev/null; then
 fi
 
 echo "== test suite on SQLite ==" >&2
-pytest -q -p no:cacheprovider "$@"
+pytest -q -p no:cacheprovider -n 2 --dist loadfile "$@"
 echo "== test suite on PostgreSQL ==" >&2
 if ! pg_ready; then
   echo "PostgreSQL is not reachable at $pg_url: the suite cannot run against it" >&2
   exit 1
 fi
-CHEFOSKOP_TEST_DATABASE_URL="$pg_url" pytest -q -p no:cacheprovider "$@"
+CHEFOSKOP_TEST_DATABASE_URL="$pg_url" pytest -q -p no:cacheprovider -n 2 --dist loadfile "$@"
