@@ -24,7 +24,6 @@ from tests.helpers import (
     form_data,
     gate,
     live_tasks,
-    open_queued,
     snapshot,
     start,
     step,
