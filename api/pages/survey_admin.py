@@ -102,6 +102,8 @@ def _close_time(text: str) -> datetime | None:
         day = date.fromisoformat(text.strip())
     except ValueError:
         return None
+    if not 2000 <= day.year <= 2999:  # far-off years overflow on conversion and mean a typing slip
+        return None
     return datetime.combine(day, time(23, 59), tzinfo=ZoneInfo(get_settings().timezone))
 
 

@@ -10,6 +10,7 @@ still shows the respondent's own answers and lets them download them as CSV.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -22,7 +23,7 @@ from api.deps import SessionDep
 from api.pages.render import LANG_COOKIE, FormDep, PageRoute, render_page, see_other
 from chefoskop import clock
 from chefoskop.i18n import SUPPORTED_LOCALES, normalise_locale
-from surveys.errors import SurveyRefused
+from surveys.errors import Issue, SurveyRefused
 from surveys.own import own_answers, own_answers_csv
 from surveys.respond import Respondent, open_link, save_answers, save_logbook_day, submit_answers
 
@@ -74,6 +75,26 @@ def _field_errors(exc: SurveyRefused, lang: str) -> tuple[dict[str, str], str]:
                 name = f"{split[0]}_{key}"
             errors[name or ""] = text
     return errors, exc.message(lang)
+
+
+def _not_finite(value: str) -> bool:
+    try:
+        return not math.isfinite(float(value.strip().replace(",", ".")))
+    except ValueError:
+        return False
+
+
+def _guard(values: dict[str, str], path_of, kept: dict) -> None:
+    """Refuse numbers such as "nan" or "1e400" here, as the answer checks expect finite numbers."""
+    issues = [Issue(path_of(name), "not_a_number") for name, value in values.items() if _not_finite(value)]
+    if issues:
+        raise SurveyRefused("invalid_answers", issues=issues, kept=kept)
+
+
+def _day_path(day: int, name: str) -> str:
+    if name.startswith(("a_", "f_")):
+        return f"days[{day}].{'areas' if name[0] == 'a' else 'forms'}.{name[2:]}"
+    return f"days[{day}].{name}"
 
 
 def _item_values(view: Respondent) -> dict[str, str]:
@@ -153,6 +174,7 @@ def save(token: Token, request: Request, db: SessionDep, form: FormDep) -> Respo
     items = {k.removeprefix(ITEM): v for k, v in typed.items()}
     submit = form.get("action") == "submit"
     try:
+        _guard(typed, lambda name: "items." + name.removeprefix(ITEM), {"items": items})
         if items or not submit:
             save_answers(db, token, items, clock.now(), submit=submit)
         else:
@@ -180,6 +202,7 @@ def save_day(token: Token, day_no: DayNo, request: Request, db: SessionDep, form
              "areas": {k[2:]: v for k, v in typed.items() if k.startswith("a_")},
              "forms": {k[2:]: v for k, v in typed.items() if k.startswith("f_")}}
     try:
+        _guard(typed, lambda name: _day_path(day_no - 1, name), {"days": {str(day_no - 1): entry}})
         save_logbook_day(db, token, day_no - 1, entry, clock.now())
     except SurveyRefused as exc:
         return _refused(request, db, token, exc, typed, day=day_no - 1)

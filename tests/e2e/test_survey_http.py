@@ -133,6 +133,8 @@ def test_extend_refusals_and_close_with_suppressed_results(client: TestClient, s
     csrf = sign_in(client, sw.emails["processledare"])
     bad = client.post(path + "/extend", data={"csrf_token": csrf, "closes_on": "snart"})
     assert bad.status_code == 422 and 'id="closes_on-error"' in bad.text and 'value="snart"' in bad.text
+    for odd in ("0001-01-01", "9999-12-31", "2027-02-30", "\x00", "x" * 5000):
+        assert client.post(path + "/extend", data={"csrf_token": csrf, "closes_on": odd}).status_code == 422
     earlier = client.post(path + "/extend", data={"csrf_token": csrf, "closes_on": "2020-01-01"})
     assert earlier.status_code == 409 and "senare" in earlier.text
     later = client.post(path + "/extend", data={"csrf_token": csrf, "closes_on": "2099-12-31"})
@@ -154,3 +156,12 @@ def test_extend_refusals_and_close_with_suppressed_results(client: TestClient, s
         person_id = invitation.person_id
     after = client.post(sw.link(session_factory, person_id), data={"i_workload_fits": "3"})
     assert after.status_code == 409 and "Enkäten stängde" in after.text
+
+
+@pytest.mark.parametrize("field", ["i_workload_fits", "i_staff_count"])
+@pytest.mark.parametrize("value", ["nan", "1e400", "-inf", "x" * 30000])
+def test_odd_numbers_are_refused_not_500(client: TestClient, sw: SurveyWorld, session_factory,
+                                         field: str, value: str) -> None:
+    response = client.post(sw.link(session_factory, _manager(sw)), data={field: value, "action": "save"})
+    assert response.status_code == 422
+    assert f'id="{field}-error"' in response.text

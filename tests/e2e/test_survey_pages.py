@@ -8,7 +8,7 @@ import pytest
 
 from tests.e2e.a11y import check_page
 from tests.e2e.conftest import screenshot
-from tests.e2e.survey_world import build_survey_world, simulate_others
+from tests.e2e.survey_world import build_survey_world, open_logbook, simulate_others
 from tests.e2e.test_browser import sign_in
 
 pytestmark = pytest.mark.e2e
@@ -90,3 +90,28 @@ def test_manager_answers_and_processledare_closes_with_a_small_group_hidden(
     assert page.get_by_role("link", name="Resultatrapporten (PDF)").is_visible()
     assert_accessible(page)
     screenshot(page, "survey-results")
+
+
+def test_logbook_day_over_24_hours_is_refused_beside_the_field(page, session_factory) -> None:
+    sw = open_logbook(session_factory, build_survey_world(session_factory, seed=13))
+    page.goto(sw.link(session_factory, sw.world.by_role["chef"][0]))
+    assert_accessible(page)
+    page.get_by_role("link", name="Dag 1").click()
+    page.get_by_label("Arbetade timmar").fill("26")
+    page.get_by_label("Personal och arbetsledning").fill("20")
+    page.get_by_label("Annat").first.fill("6")
+    page.get_by_label("Möten och samtal").fill("26")
+    page.get_by_role("button", name="Spara dagen").click()
+    error = page.locator("#hours-error")
+    error.wait_for()
+    assert "24" in error.inner_text()
+    assert page.get_by_label("Arbetade timmar").input_value() == "26"
+    assert_accessible(page)
+    screenshot(page, "survey-logbook-refused")
+    page.get_by_label("Arbetade timmar").fill("8")
+    page.get_by_label("Personal och arbetsledning").fill("6")
+    page.get_by_label("Annat").first.fill("2")
+    page.get_by_label("Möten och samtal").fill("8")
+    page.get_by_role("button", name="Spara dagen").click()
+    page.get_by_role("status").filter(has_text="Dagen är sparad").wait_for()
+    assert "sparad" in page.get_by_role("listitem").filter(has_text="Dag 1").inner_text()
