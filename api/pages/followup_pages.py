@@ -7,14 +7,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from api.access import require, visible_process
+from api.access import require, task_facts, visible_process
 from api.deps import EngineCtx, PathId, SessionDep
 from api.messages import reason_text
 from api.pages import plan_forms as forms
 from api.pages.plans import refusal
 from api.pages.render import FormDep, PagePrincipal, PageRoute, page_locale, render_page, see_other
 from flows import engine
-from flows.engine.cycle import evaluation_task
+from flows.engine.cycle import evaluation_form_data, evaluation_task
 from flows.errors import EngineError, InvalidData
 from models import DevelopmentArea, Process, ProcessEvaluation, Unit
 from roles import permissions as perm
@@ -132,12 +132,16 @@ def evaluation_page(process_id: PathId, request: Request, principal: PagePrincip
 @router.post("/processes/{process_id}/evaluation")
 def evaluate(process_id: PathId, request: Request, principal: PagePrincipal, db: SessionDep,
              ctx: EngineCtx, form: FormDep) -> Response:
-    """Record the evaluation (every adopted plan followed up first)."""
+    """Record the evaluation (every adopted plan followed up first); it also completes step 9's
+    evaluation task when that is open and the viewer's to do."""
     process, facts = visible_process(db, principal.viewer, process_id)
     require(perm.can_evaluate_process(principal.viewer, facts))
     values = {k: form.get(k, "")[:forms.MAX_TEXT] for k in EVALUATION_FIELDS}
     try:
-        engine.evaluate_process(ctx, process.id, **{k: v.strip() for k, v in values.items()})
+        row = engine.evaluate_process(ctx, process.id, **{k: v.strip() for k, v in values.items()})
+        task = evaluation_task(db, process.id)
+        if task is not None and perm.can_act_on_task(principal.viewer, task_facts(task)):
+            engine.complete(ctx, task.id, evaluation_form_data(row))
     except EngineError as exc:
         db.rollback()
         ctx.queued.clear()

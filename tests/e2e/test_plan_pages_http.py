@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from flows import engine
-from models import ActionPlan, Person
+from flows.engine.cycle import plans_without_follow_up
+from flows.engine.followup import REVIEWED_STATES
+from models import Action, ActionPlan, Person, ProcessEvaluation
 from tests import helpers
 from tests.e2e.test_pages_actions import state
 from tests.e2e.test_pages_http import sign_in
 from tests.e2e.test_plan_pages import AREA, world_at_step_8
+from tests.e2e.world import build_world
 
 
 def test_step_7_to_9_pages_refuse_bad_input_without_500(client: TestClient, session_factory) -> None:
@@ -76,3 +79,40 @@ def test_step_7_to_9_pages_refuse_bad_input_without_500(client: TestClient, sess
     assert client.post(f"/processes/{pid}/evaluation", data={"csrf_token": csrf}).status_code == 403
     with session_factory() as s:
         assert s.scalar(select(ActionPlan.status).where(ActionPlan.id == plan_id)) == "draft"
+
+
+def follow_up_every_plan(session_factory, world, now: datetime) -> None:
+    """Hold a follow-up meeting on each adopted plan the simulated people made in step 8."""
+    with session_factory() as s:
+        ctx = helpers.ctx_for(s, world.ids["processledare"], now)
+        for plan_id in plans_without_follow_up(s, world.process_id):
+            actions = s.scalars(select(Action.id).where(Action.plan_id == plan_id,
+                                                        Action.status.in_(REVIEWED_STATES)))
+            reviews = [engine.ReviewFields(a, "yes", "partly", "yes", "Lärdom") for a in actions]
+            engine.record_follow_up(ctx, plan_id, held_on=now.date(), participants=["Chef"], reviews=reviews,
+                                    next_follow_up_on=now.date() + timedelta(days=60))
+        s.commit()
+
+
+def test_the_evaluation_is_recorded_at_step_9(client: TestClient, session_factory) -> None:
+    now = datetime.now(UTC)
+    world = build_world(session_factory, now)
+    with session_factory() as s:
+        helpers.walk_to(s, world.process_id, 9, now)
+    pid = world.process_id
+    csrf = sign_in(client, world.emails["processagare"])
+    blank = client.post(f"/processes/{pid}/evaluation", data={"csrf_token": csrf, "what_worked": "Bra",
+                                                               "what_to_change": " "})
+    assert blank.status_code == 422 and 'id="what_to_change-error"' in blank.text and "Bra" in blank.text
+    form = {"csrf_token": csrf, "what_worked": "Samverkan tidigt", "what_to_change": "Kortare tider",
+            "before_after": "Färre sjukskrivningar"}
+    early = client.post(f"/processes/{pid}/evaluation", data=form)
+    assert early.status_code == 409 and "Samverkan tidigt" in early.text  # plans not yet followed up
+    follow_up_every_plan(session_factory, world, now)
+    done = client.post(f"/processes/{pid}/evaluation", data=form)
+    assert done.status_code == 303
+    page = client.get(done.headers["location"])
+    assert page.status_code == 200 and "Samverkan tidigt" in page.text
+    with session_factory() as s:
+        assert s.scalar(select(ProcessEvaluation.what_to_change).where(
+            ProcessEvaluation.process_id == pid)) == "Kortare tider"
