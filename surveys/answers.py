@@ -9,6 +9,7 @@ text; ``clean_*`` turns them into numbers or names why not.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from surveys.errors import Issue
@@ -20,14 +21,15 @@ def _blank(value: Any) -> bool:
 
 
 def _number(value: Any) -> float | None:
+    """A finite number from what was sent, or None (NaN and infinities are not numbers here)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
     try:
-        return float(str(value).strip().replace(",", "."))
-    except ValueError:
+        number = float(value) if isinstance(value, (int, float)) else \
+            float(str(value).strip().replace(",", "."))
+    except (ValueError, OverflowError):
         return None
+    return number if math.isfinite(number) else None
 
 
 def _clean_likert(instrument: Instrument, item: Item, value: Any) -> tuple[Any, Issue | None]:
