@@ -27,6 +27,7 @@ import os
 import sys
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 
 from chefoskop.settings import Settings, get_settings
 
@@ -44,6 +45,8 @@ def configure_prefect_environment(settings: Settings | None = None) -> None:
     if not os.environ.get("PREFECT_HOME"):
         data_dir = (settings or get_settings()).data_dir
         os.environ["PREFECT_HOME"] = str((data_dir / "prefect").resolve())
+    # Prefect's own SQLite database lives there; it cannot create the folder itself.
+    Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
     changed = any(os.environ.get(k) != v for k, v in before.items())
     if changed and "prefect.context" in sys.modules:
         # Prefect read its settings when it was imported; let it read them again.
