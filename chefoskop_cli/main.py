@@ -22,6 +22,8 @@ app = typer.Typer(help=_("Chefoskop: the process engine for Chefoskopet."), no_a
 db_app = typer.Typer(help=_("Database tasks."), no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(mail_app, name="mail")
+person_app = typer.Typer(help=_("A person's personal data: export and erasure."), no_args_is_help=True)
+app.add_typer(person_app, name="person")
 
 
 def _err(text: str) -> None:
@@ -118,6 +120,28 @@ def serve(
     _prepare()
     _err(_("Chefoskop is at http://{host}:{port}/", host=host, port=port))
     run(host, port)
+
+
+@person_app.command("export")
+def person_export(person_id: int) -> None:
+    """Print everything kept about one person as JSON."""
+    from chefoskop.db import unit_of_work
+    from chefoskop.privacy import export_person
+
+    with unit_of_work() as session:
+        print(json.dumps(export_person(session, person_id), ensure_ascii=False, indent=2))
+
+
+@person_app.command("erase")
+def person_erase(person_id: int) -> None:
+    """Anonymise one person (refused while they hold a role in a running process)."""
+    from chefoskop.db import unit_of_work
+    from chefoskop.privacy import erase_person
+    from flows.engine import Actor, Context
+
+    with unit_of_work() as session:
+        erase_person(Context(session, Actor(label="cli")), person_id)
+    _err(_("Person {id} is erased.", id=person_id))
 
 
 if __name__ == "__main__":  # pragma: no cover
