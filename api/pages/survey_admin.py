@@ -10,6 +10,9 @@ Results exist once the mapping has closed; every read is logged through
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from datetime import date, datetime, time
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -25,6 +28,7 @@ from api.access import managed_process
 from api.deps import EngineCtx, PathId, SessionDep
 from api.pages.render import FormDep, PagePrincipal, PageRoute, page_locale, render_page, see_other
 from api.problems import not_found
+from api.security.headers import CSP
 from chefoskop import clock
 from chefoskop.i18n import format_percent, gettext
 from chefoskop.settings import get_settings
@@ -169,7 +173,16 @@ def report_html(process_id: PathId, request: Request, principal: PagePrincipal,
     process, _ = managed_process(db, principal.viewer, process_id)
     report = build_report(db, process.id, locale=page_locale(request), viewer_id=principal.person.id,
                           pdf=False)
-    return HTMLResponse(report.html, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(report.html, headers={"Cache-Control": "no-store",
+                                              "Content-Security-Policy": _report_csp(report.html)})
+
+
+def _report_csp(html: str) -> str:
+    """The app's CSP, allowing exactly the report's own inline styles by their hashes (no script)."""
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(block.encode()).digest()).decode() + "'"
+        for block in re.findall(r"<style[^>]*>(.*?)</style>", html, flags=re.S))
+    return CSP.replace("style-src 'self'", f"style-src 'self' {hashes}".rstrip())
 
 
 @router.get("/processes/{process_id}/report.pdf")

@@ -150,7 +150,11 @@ def test_extend_refusals_and_close_with_suppressed_results(client: TestClient, s
     assert client.post(path + "/close", data={"csrf_token": csrf}).status_code == 409
     csv = client.get(path + "/results.csv")
     assert csv.status_code == 200 and "dolt" in csv.text
-    assert client.get(f"/processes/{sw.process_id}/report").status_code == 200
+    report = client.get(f"/processes/{sw.process_id}/report")
+    assert report.status_code == 200
+    # The report's own inline styles are allowed by hash; scripts stay limited to 'self'.
+    csp = report.headers["content-security-policy"]
+    assert "'sha256-" in csp and "script-src 'self';" in csp and "unsafe-inline" not in csp
     with session_factory() as s:
         invitation = s.scalars(select(Invitation).where(Invitation.survey_id == sw.survey_id)).first()
         person_id = invitation.person_id
