@@ -1,0 +1,1 @@
+"""Benchmarks of chefoskop against baselines measured in the same run (see README.md)."""
