@@ -14,7 +14,7 @@ if ! pg_ready && command -v pg_ctlcluster >/dev/null; then
   for _ in $(seq 1 30); do pg_ready && break; sleep 1; done
 fi
 
-# Browser tests drive Debian's chromium through Playwright (never `playwright install`).
+# Browser tests drive Debian's chromium through Playwright's executable_path (no browser download).
 if ! command -v chromium >/dev/null; then
   echo "Installing Debian's chromium for the browser tests ..." >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null

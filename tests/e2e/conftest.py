@@ -1,8 +1,8 @@
 """Fixtures for the page tests: the app in a thread on a free port, and Debian's chromium.
 
 The browser tests are marked ``e2e``; they use ``/usr/bin/chromium`` through
-Playwright's ``executable_path`` (never ``playwright install``) and are skipped
-when that binary is missing. Screenshots go to ``test-artifacts/screenshots/``.
+Playwright's ``executable_path`` (Playwright never downloads a browser here) and
+fail with a clear message when that binary is missing (scripts/test.sh installs it). Screenshots go to ``test-artifacts/screenshots/``.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def live_server(session_factory: sessionmaker[Session], tmp_path: Path) -> Itera
 def browser():
     """Debian's chromium driven by Playwright (one per test session)."""
     if not Path(CHROMIUM).exists():
-        pytest.skip("no /usr/bin/chromium")
+        pytest.fail("Debian's chromium is missing at /usr/bin/chromium: apt-get install chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
