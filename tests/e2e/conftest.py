@@ -2,7 +2,8 @@
 
 The browser tests are marked ``e2e``; they use ``/usr/bin/chromium`` through
 Playwright's ``executable_path`` (Playwright never downloads a browser here) and
-fail with a clear message when that binary is missing (scripts/test.sh installs it). Screenshots go to ``test-artifacts/screenshots/``.
+fail with a clear message when that binary is missing (scripts/test.sh installs it).
+Screenshots go to ``test-artifacts/screenshots/``.
 """
 
 from __future__ import annotations
