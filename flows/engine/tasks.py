@@ -196,7 +196,13 @@ def complete(ctx: Context, task_id: int, data: dict | None = None, *,
     task.assignee_id = task.assignee_id or ctx.actor.person_id
     transition(ctx, task, "task", "completed", organisation_id=process.organisation_id,
                process_id=process.id)
-    advance(ctx, process, step)
+    # While other work of the same phase is still open the step cannot move on; skipping
+    # advance here keeps a completion O(1) instead of reloading the whole phase (bench: growth).
+    still_open = ctx.session.scalar(select(Task.id).where(
+        Task.step_id == step.id, Task.phase == task.phase, Task.id != task.id,
+        Task.status.in_(OPEN_TASK_STATES)).limit(1))
+    if still_open is None:
+        advance(ctx, process, step)
     return task
 
 
