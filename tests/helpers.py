@@ -142,3 +142,16 @@ def snapshot(session: Session) -> dict[str, list[tuple]]:
 def inspect_status(obj) -> str | None:
     """The committed status of a mapped object."""
     return inspect(obj).attrs.status.loaded_value
+
+
+def tamper(signed: str) -> str:
+    """``signed`` (a token or a URL ending in one) with one character of its signature changed.
+
+    The character changed sits in the middle of the last dot-separated part: the final base64
+    character also carries padding bits, so some changes to it decode to the same bytes and the
+    forgery would pass by chance.
+    """
+    head, signature = signed.rsplit(".", 1)
+    middle = len(signature) // 2
+    flipped = "A" if signature[middle] != "A" else "B"
+    return f"{head}.{signature[:middle]}{flipped}{signature[middle + 1:]}"

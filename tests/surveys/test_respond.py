@@ -24,6 +24,7 @@ from surveys.links import make_token, read_token
 from surveys.own import own_answers, own_answers_csv
 from surveys.respond import open_link, save_answers, save_logbook_day, submit_answers
 from surveys.simulate import simulated_day, simulated_items
+from tests.helpers import tamper
 from tests.surveys.conftest import advance_until, until_phase, until_step_open
 
 DAY = {"hours": 8, "areas": {"personnel": 3, "budget": 1, "administration": 2, "operations": 2},
@@ -130,7 +131,7 @@ def test_a_tampered_or_foreign_link_opens_nothing(mapping_one, session_factory):
     survey_id, tokens = _tokens(f, 4)
     person, token = tokens[0]
     invitation_id, _ = read_token(token)
-    for bad in (token[:-2] + "xx", make_token(999999, "nonce"), make_token(invitation_id, "wrong")):
+    for bad in (tamper(token), make_token(999999, "nonce"), make_token(invitation_id, "wrong")):
         with f() as s, pytest.raises(SurveyRefused) as caught:
             open_link(s, bad)
         assert caught.value.code == "link_invalid"
