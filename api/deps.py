@@ -7,11 +7,13 @@ from a Bearer API token or the session cookie (with its CSRF check on changes).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from api.problems import ApiProblem, request_locale
@@ -27,6 +29,7 @@ from roles.permissions import Viewer
 PathId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+DB_RESERVE = 2  # pool connections kept free of requests for the app's background work
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -37,16 +40,39 @@ def get_settings_dep(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-def get_db(request: Request) -> Iterator[Session]:
+def _session_slots(request: Request, maker) -> asyncio.Semaphore:
+    """The app's limit on requests holding a session at once, made on first use.
+
+    A request may take a pool connection in one threadpool call and give it back
+    in another (the route class commits after the handler). If more requests held
+    sessions than the pool has connections, the threads of requests waiting for a
+    connection could starve the requests that hold one of the thread they need to
+    commit: every request would time out. Waiting here, in the event loop, before
+    taking a thread or a connection, keeps that from happening.
+    """
+    loop = asyncio.get_running_loop()
+    held = getattr(request.app.state, "db_slots", None)
+    if held is None or held[0] is not loop:  # one per event loop (test clients start several)
+        pool = maker.kw["bind"].pool
+        size = pool.size() if hasattr(pool, "size") else 1
+        capacity = size + max(getattr(pool, "_max_overflow", 0), 0)
+        # Leave a little of the pool to the app's own background work (sweep, sender, flows).
+        held = request.app.state.db_slots = (loop, asyncio.Semaphore(max(1, capacity - DB_RESERVE)))
+    return held[1]
+
+
+async def get_db(request: Request) -> AsyncIterator[Session]:
     """The request's session; the route class commits it, closing rolls back the rest."""
     from chefoskop import db
 
-    session = db.get_sessionmaker()()
-    request.state.db = session
-    try:
-        yield session
-    finally:
-        session.close()
+    maker = db.get_sessionmaker()
+    async with _session_slots(request, maker):
+        session = maker()
+        request.state.db = session
+        try:
+            yield session
+        finally:
+            await run_in_threadpool(session.close)
 
 
 SessionDep = Annotated[Session, Depends(get_db)]

@@ -9,15 +9,11 @@ Screenshots go to ``test-artifacts/screenshots/``.
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +21,7 @@ from api.app import create_app
 from chefoskop.settings import Settings
 from notifications.sink import free_port
 from tests.e2e.world import World, build_world
+from tests.live import LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -57,40 +54,11 @@ def client(session_factory: sessionmaker[Session], tmp_path: Path) -> Iterator[T
         yield c
 
 
-class LiveServer:
-    """uvicorn serving the app in a background thread."""
-
-    def __init__(self, settings: Settings, port: int) -> None:
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                                lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.url = f"http://127.0.0.1:{port}"
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> LiveServer:
-        """Start and wait until the health route answers."""
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/api/v1/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("the app did not start")
-
-    def stop(self) -> None:
-        """Ask uvicorn to stop and wait for its thread."""
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture
 def live_server(session_factory: sessionmaker[Session], tmp_path: Path) -> Iterator[LiveServer]:
     """The app on 127.0.0.1:<free port>, on the test database."""
     port = free_port()
-    server = LiveServer(app_settings(tmp_path, f"http://127.0.0.1:{port}"), port).start()
+    server = LiveServer(create_app(app_settings(tmp_path, f"http://127.0.0.1:{port}")), port).start()
     yield server
     server.stop()
 
