@@ -29,7 +29,6 @@ Nothing here commits; ``run_sweep`` commits one batch per transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 
@@ -44,22 +43,20 @@ from flows.batch import item_scope, lock_for_batch
 from flows.calendar import add_working_days, is_working_day, local_date, working_days_between
 from flows.engine import task_payload
 from flows.engine.core import Actor, Context, record
+from flows.engine.notify import holders
+from flows.engine.queries import people_by_id
 from flows.rules import OPEN_TASK_STATES
+from flows.sweep_hooks import BEFORE_SWEEP, NOTICE_FILTERS
 from models import Person, Process, Task
 from notifications.outbox import enqueue
-from roles.resolve import holders
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 SWEEP_ACTOR = Actor(label="flow:sweep")
 
-# Registries other capabilities fill (through flows.steps.HOOK_MODULES):
-# NOTICE_FILTERS: return True when a task needs no reminder now (e.g. its survey is answered).
-# BEFORE_SWEEP: periodic work in the sweep's transaction (e.g. closing due surveys); may
-# return a callback to run after that transaction committed.
-NOTICE_FILTERS: list[Callable[[Session, Task], bool]] = []
-BEFORE_SWEEP: list[Callable[[Context], Callable[[], None] | None]] = []
+# NOTICE_FILTERS and BEFORE_SWEEP, the registries other capabilities fill, live in
+# flows.sweep_hooks; importing them from here still works.
 MAX_ESCALATION_LEVEL = 2
 ESCALATION_ROLES: dict[int, tuple[str, ...]] = {
     1: ("processagare", "processledare"),
@@ -282,11 +279,8 @@ def _facts(task: Task, tz: str) -> TaskFacts:
 
 
 def _people(session: Session, tasks: list[Task]) -> dict[int, Person]:
-    ids = {t.assignee_id for t in tasks if t.assignee_id}
-    ids |= {c.person_id for t in tasks for c in t.candidates}
-    if not ids:
-        return {}
-    return {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(ids)))}
+    ids = {t.assignee_id for t in tasks} | {c.person_id for t in tasks for c in t.candidates}
+    return people_by_id(session, ids)
 
 
 def responsible(task: Task, people: dict[int, Person]) -> list[Person]:
@@ -349,7 +343,7 @@ def _escalate(
     if key not in cache:
         found: dict[int, Person] = {}
         for role in ESCALATION_ROLES[plan.level]:
-            for person in holders(ctx.session, task.process_id, role, ctx.now):
+            for person in holders(ctx, task.process_id, role):
                 found.setdefault(person.id, person)
         cache[key] = [p for p in found.values() if p.active]
     skip = {p.id for p in told}

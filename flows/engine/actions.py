@@ -9,13 +9,13 @@ from sqlalchemy import select
 
 from flows import rules
 from flows.engine.areas import action_area_error, require_plan_areas
-from flows.engine.core import Context, check_version, record, transition
+from flows.engine.core import Context, check_version, create, record, transition
 from flows.engine.queries import definition_of, get
 from flows.engine.roster import require_role
 from flows.errors import GateUnmet, IllegalTransition, InvalidData, NotRoleHolder
 from models import Action, ActionPlan, Gate, Person, Process, RiskAssessment, StepInstance, Unit
 from roles.catalogue import PLAN_OWNER_ROLE_BY_LEVEL
-from roles.resolve import load_role_data, resolve
+from roles.resolve import resolve
 
 PLAN_STEP_NO = 8
 
@@ -41,12 +41,8 @@ def _new_gate(ctx: Context, process: Process, key: str, kind: str, iteration: in
     gate = Gate(process_id=process.id, plan_id=plan_id, action_id=action_id, key=key, kind=kind,
                 iteration=iteration, status="open", opened_at=ctx.now,
                 requirements={"decider": specs[key].decider, "before": "start"})
-    ctx.session.add(gate)
-    ctx.session.flush()
-    record(ctx, organisation_id=process.organisation_id, process_id=process.id, entity="gate",
-           entity_id=gate.id, action="created", from_state=None, to_state="open",
-           data={"key": key, "plan_id": plan_id, "action_id": action_id})
-    return gate
+    return create(ctx, gate, "gate", "open", organisation_id=process.organisation_id,
+                  process_id=process.id, data={"key": key, "plan_id": plan_id, "action_id": action_id})
 
 
 def _require_plan_step(ctx: Context, process: Process) -> None:
@@ -71,15 +67,12 @@ def create_plan(ctx: Context, process_id: int, *, level: str, owner_id: int, tit
         if unit.organisation_id != process.organisation_id or unit.level != level:
             raise InvalidData("the unit is not at the plan's level", errors={"unit_id": "level"})
     role = PLAN_OWNER_ROLE_BY_LEVEL[level]
-    if owner_id not in resolve(load_role_data(ctx.session, process.id), role, ctx.now):
+    if owner_id not in resolve(ctx.role_data(process.id), role, ctx.now):
         raise NotRoleHolder(f"the owner must hold {role}", role=role)
     require_plan_areas(ctx, process, level, unit_id, owner_id)
     plan = ActionPlan(process_id=process.id, level=level, unit_id=unit_id, owner_id=owner_id,
                       title=title.strip(), status="draft", created_at=ctx.now)
-    ctx.session.add(plan)
-    ctx.session.flush()
-    record(ctx, organisation_id=process.organisation_id, process_id=process.id, entity="plan",
-           entity_id=plan.id, action="created", from_state=None, to_state="draft")
+    create(ctx, plan, "plan", "draft", organisation_id=process.organisation_id, process_id=process.id)
     _new_gate(ctx, process, "plan_consultation", "consultation", 1, plan_id=plan.id)
     return plan
 
@@ -143,10 +136,8 @@ def add_action(ctx: Context, plan_id: int, fields: ActionFields) -> Action:
     _validate(ctx, process, fields, plan)
     action = Action(plan_id=plan.id, process_id=process.id, status="planned",
                     **{k: getattr(fields, k) for k in ActionFields.__dataclass_fields__})
-    ctx.session.add(action)
-    ctx.session.flush()
-    record(ctx, organisation_id=process.organisation_id, process_id=process.id, entity="action",
-           entity_id=action.id, action="created", from_state=None, to_state="planned")
+    create(ctx, action, "action", "planned", organisation_id=process.organisation_id,
+           process_id=process.id)
     _new_gate(ctx, process, "risk_assessment", "risk_assessment", action.revision,
               action_id=action.id)
     return action
@@ -192,11 +183,9 @@ def record_risk_assessment(ctx: Context, action_id: int, *, risks: list[dict],
                          participants=participants, conclusion=conclusion.strip(),
                          safety_representative=safety_representative.strip(),
                          recorded_by_id=ctx.actor.person_id, recorded_at=ctx.now)
-    ctx.session.add(row)
-    ctx.session.flush()
-    record(ctx, organisation_id=process.organisation_id, process_id=process.id,
-           entity="risk_assessment", entity_id=row.id, action="recorded", from_state=None,
-           to_state="recorded", data={"action_id": action.id, "revision": action.revision})
+    create(ctx, row, "risk_assessment", "recorded", organisation_id=process.organisation_id,
+           process_id=process.id, action="recorded",
+           data={"action_id": action.id, "revision": action.revision})
     if action.status == "planned":
         transition(ctx, action, "action", "risk_pending", organisation_id=process.organisation_id,
                    process_id=process.id)

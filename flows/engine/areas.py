@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from flows.engine.core import Context, check_version, record
+from flows.engine.core import Context, check_version, create_all, record
 from flows.engine.queries import get
 from flows.engine.roster import require_role
 from flows.errors import GateUnmet, IllegalTransition, InvalidData, NotRoleHolder
@@ -30,7 +30,7 @@ from models import (
     Unit,
 )
 from roles.catalogue import PLAN_OWNER_ROLE_BY_LEVEL
-from roles.resolve import load_role_data, resolve
+from roles.resolve import resolve
 
 AREA_STEP_NO = 7
 MANAGERS = ("processagare", "processledare")
@@ -63,7 +63,7 @@ def _area_errors(ctx: Context, process: Process, f: AreaFields, prefix: str = ""
             errors[prefix + "unit_id"] = "level"
     if f.owner_id is not None:
         role = PLAN_OWNER_ROLE_BY_LEVEL[f.level]
-        if f.owner_id not in resolve(load_role_data(ctx.session, process.id), role, ctx.now):
+        if f.owner_id not in resolve(ctx.role_data(process.id), role, ctx.now):
             errors[prefix + "owner_id"] = "no_mandate"
     if not isinstance(f.priority, int) or f.priority < 1:
         errors[prefix + "priority"] = "invalid"
@@ -92,19 +92,15 @@ def record_development_areas(ctx: Context, process_id: int, areas: list[AreaFiel
         errors |= _area_errors(ctx, process, f, f"areas.{i}.")
     if errors:
         raise InvalidData("the development areas have errors", errors=errors)
-    rows = []
-    for f in areas:
-        row = DevelopmentArea(process_id=process.id, title=f.title.strip(), goal=(f.goal or "").strip(),
-                              level=f.level, unit_id=f.unit_id, owner_id=f.owner_id,
-                              priority=f.priority, status="active", created_by_id=ctx.actor.person_id,
-                              created_at=ctx.now)
-        ctx.session.add(row)
-        ctx.session.flush()
-        record(ctx, organisation_id=process.organisation_id, process_id=process.id,
-               entity="development_area", entity_id=row.id, action="recorded", from_state=None,
-               to_state="active", data={"title": row.title, "level": row.level, "unit_id": row.unit_id,
-                                        "owner_id": row.owner_id})
-        rows.append(row)
+    rows = [DevelopmentArea(process_id=process.id, title=f.title.strip(), goal=(f.goal or "").strip(),
+                            level=f.level, unit_id=f.unit_id, owner_id=f.owner_id,
+                            priority=f.priority, status="active", created_by_id=ctx.actor.person_id,
+                            created_at=ctx.now)
+            for f in areas]
+    create_all(ctx, rows, "development_area", "active", organisation_id=process.organisation_id,
+               process_id=process.id, action="recorded",
+               data=lambda row: {"title": row.title, "level": row.level, "unit_id": row.unit_id,
+                                 "owner_id": row.owner_id})
     return rows
 
 
@@ -209,8 +205,7 @@ def update_plan(ctx: Context, plan_id: int, *, title: str | None = None, owner_i
     if title is not None and not title.strip():
         raise InvalidData("the plan needs a title", errors={"title": "required"})
     role = PLAN_OWNER_ROLE_BY_LEVEL[plan.level]
-    if owner_id is not None and owner_id not in resolve(load_role_data(ctx.session, process.id), role,
-                                                        ctx.now):
+    if owner_id is not None and owner_id not in resolve(ctx.role_data(process.id), role, ctx.now):
         raise NotRoleHolder(f"the owner must hold {role}", role=role)
     before = {"title": plan.title, "owner_id": plan.owner_id}
     plan.title = title.strip() if title is not None else plan.title

@@ -1,21 +1,27 @@
-"""The engine's one door: every state change passes ``transition`` or ``record``.
+"""The engine's one door: every state change passes ``create``, ``transition`` or ``record``.
 
-Both check the change against the pure rules, apply it and add exactly one
-audit event, in the caller's transaction. Nothing here commits.
+Each checks the change against the pure rules where there are some, applies it
+and adds exactly one audit event per row, in the caller's transaction. Nothing
+here commits.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from chefoskop import clock
 from flows import rules
 from flows.errors import StaleVersion
 from models import AuditEvent
+from roles.resolve import RoleData, load_role_data
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,43 @@ class Context:
     now: datetime = field(default_factory=clock.now)
     # Steps this call queued; the caller starts their flows after it commits.
     queued: list[tuple[int, int]] = field(default_factory=list)
+    # process id -> (session generation, role data): see ``role_data``.
+    _roles: dict[int, tuple[int, RoleData]] = field(default_factory=dict, repr=False)
+    # Rows this call read and may read again: the session's identity map holds rows only
+    # weakly, so without a reference here a second lookup would query again.
+    _kept: list[Any] = field(default_factory=list, repr=False)
+
+    def keep(self, *rows: Any) -> None:
+        """Hold ``rows`` for the rest of this call (a later ``get`` of them needs no query)."""
+        self._kept.extend(rows)
+
+    def role_data(self, process_id: int) -> RoleData:
+        """The role assignments, bodies and delegations of a process, read once per call.
+
+        Engine functions that change assignments or delegations call ``roles_changed``;
+        a commit or a rollback (savepoints included) of the session drops the cache too.
+        """
+        generation = self.session.info.get(_GENERATION, 0)
+        cached = self._roles.get(process_id)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        data = load_role_data(self.session, process_id)
+        self._roles[process_id] = (generation, data)
+        return data
+
+    def roles_changed(self, process_id: int) -> None:
+        """Forget the cached role data of ``process_id`` (its roster has just changed)."""
+        self._roles.pop(process_id, None)
+
+
+_GENERATION = "chefoskop.engine.generation"
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _next_generation(session: Session, *_: Any) -> None:
+    """Cached reads of a Context do not outlive the transaction (or savepoint) they were made in."""
+    session.info[_GENERATION] = session.info.get(_GENERATION, 0) + 1
 
 
 def record(
@@ -75,6 +118,52 @@ def record(
     return event
 
 
+def create(
+    ctx: Context,
+    obj: T,
+    entity: str,
+    to_state: str,
+    *,
+    organisation_id: int,
+    process_id: int | None,
+    action: str = "created",
+    data: dict[str, Any] | None = None,
+) -> T:
+    """Add the new row ``obj`` in ``to_state``, flush it for its id, and record its audit event."""
+    create_all(ctx, [obj], entity, to_state, organisation_id=organisation_id,
+               process_id=process_id, action=action, data=data)
+    return obj
+
+
+def create_all(
+    ctx: Context,
+    objs: Sequence[Any],
+    entity: str,
+    to_state: str,
+    *,
+    organisation_id: int,
+    process_id: int | None,
+    action: str = "created",
+    data: dict[str, Any] | Callable[[Any], dict[str, Any] | None] | None = None,
+) -> None:
+    """``create`` for several new rows of one kind: one flush, one audit event per row.
+
+    An entity the rules know (task, gate, step, ...) must be allowed to start in
+    ``to_state``; ``obj.status`` is not set here (the row is built with it).
+    ``data`` may be a function of the row, for audit data that differs per row.
+    """
+    if entity in rules.TRANSITIONS:
+        rules.check_transition(entity, None, to_state)
+    if not objs:
+        return
+    ctx.session.add_all(objs)
+    ctx.session.flush()
+    for obj in objs:
+        record(ctx, organisation_id=organisation_id, process_id=process_id, entity=entity,
+               entity_id=obj.id, action=action, from_state=None, to_state=to_state,
+               data=data(obj) if callable(data) else data)
+
+
 def transition(
     ctx: Context,
     obj: Any,
@@ -90,7 +179,9 @@ def transition(
     from_state = obj.status
     rules.check_transition(entity, from_state, to_state)
     obj.status = to_state
-    ctx.session.flush()
+    if obj.id is None:  # a new row: its id first
+        ctx.session.flush()
+    # The audit row goes out in the same flush as the change (one round trip fewer).
     record(
         ctx,
         organisation_id=organisation_id,
@@ -102,6 +193,7 @@ def transition(
         to_state=to_state,
         data=data,
     )
+    ctx.session.flush()
 
 
 def check_version(obj: Any, expected: int | None, entity: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from flows.engine.core import Context, record, transition
+from flows.engine.core import Context, create, record, transition
 from flows.engine.queries import get
 from flows.engine.roster import require_role
 from flows.engine.steps import RoleSpec, start_process
@@ -53,12 +53,8 @@ def evaluate_process(ctx: Context, process_id: int, *, what_worked: str, what_to
                             what_to_change=what_to_change.strip(), before_after=(before_after or "").strip(),
                             next_cycle=(next_cycle or "").strip(), recorded_by_id=ctx.actor.person_id,
                             recorded_at=ctx.now)
-    ctx.session.add(row)
-    ctx.session.flush()
-    record(ctx, organisation_id=process.organisation_id, process_id=process.id,
-           entity="process_evaluation", entity_id=row.id, action="recorded", from_state=None,
-           to_state="recorded")
-    return row
+    return create(ctx, row, "process_evaluation", "recorded", organisation_id=process.organisation_id,
+                  process_id=process.id, action="recorded")
 
 
 def evaluation_form_data(evaluation: ProcessEvaluation) -> dict:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from chefoskop.i18n import N_, SUPPORTED_LOCALES, gettext
 from chefoskop.settings import get_settings
-from flows.engine.core import Context, check_version, record
+from flows.engine.core import Context, check_version, create, record
 from flows.engine.notify import people, process_payload, send
 from flows.engine.queries import get
 from flows.engine.roster import require_role
@@ -254,13 +254,10 @@ def _add_review(ctx: Context, process: Process, meeting: FollowUpMeeting, r: Rev
                        served_goals=r.served_goals, goals_note=(r.goals_note or "").strip(),
                        learned=r.learned.strip(), other_effects=(r.other_effects or "").strip(),
                        recorded_at=ctx.now)
-    ctx.session.add(row)
-    ctx.session.flush()
-    record(ctx, organisation_id=process.organisation_id, process_id=process.id, entity="action_review",
-           entity_id=row.id, action="recorded", from_state=None, to_state="recorded",
-           data={"action_id": action.id, "meeting_id": meeting.id, "carried_out": r.carried_out,
-                 "intended_effect": r.intended_effect, "served_goals": r.served_goals})
-    return row
+    return create(ctx, row, "action_review", "recorded", organisation_id=process.organisation_id,
+                  process_id=process.id, action="recorded",
+                  data={"action_id": action.id, "meeting_id": meeting.id, "carried_out": r.carried_out,
+                        "intended_effect": r.intended_effect, "served_goals": r.served_goals})
 
 
 def plan_follow_ups(session: Session, plan_id: int) -> list[tuple[FollowUpMeeting, list[ActionReview]]]:

@@ -23,11 +23,10 @@ from chefoskop.settings import Settings, get_settings
 from flows.batch import item_scope, lock_for_batch
 from flows.calendar import add_working_days, is_working_day, local_date
 from flows.engine.core import Actor, Context, record
-from flows.engine.notify import process_payload
+from flows.engine.notify import holders, process_payload
 from flows.engine.queries import definition_of
 from models import ActionPlan, FollowUpMeeting, Person, Process
 from notifications.outbox import enqueue
-from roles.resolve import holders
 
 log = logging.getLogger(__name__)
 FOLLOW_UP_ACTOR = Actor(label="flow:follow_up_sweep")
@@ -73,7 +72,7 @@ def _escalation_recipients(ctx: Context, process_id: int, level: int, skip: int)
 
     found: dict[int, Person] = {}
     for role in ESCALATION_ROLES[level]:
-        for person in holders(ctx.session, process_id, role, ctx.now):
+        for person in holders(ctx, process_id, role):
             found.setdefault(person.id, person)
     return [p for p in found.values() if p.id != skip]
 

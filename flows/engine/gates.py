@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from flows.engine.core import Context, check_version, record, transition
+from flows.engine.core import Context, check_version, create, transition
 from flows.engine.notify import process_payload, send_to_role, step_payload
 from flows.engine.queries import current_gates, get, step_spec
 from flows.engine.roster import require_role
@@ -41,10 +41,12 @@ def open_gate(ctx: Context, process: Process, gate: Gate) -> None:
     send_to_role(ctx, "gate_waiting", process, waiting_role(gate), _gate_payload(ctx, process, gate))
 
 
-def open_gates_before(ctx: Context, process: Process, step: StepInstance, position: str) -> None:
-    """Open the pending gates that guard ``position`` of ``step``."""
+def open_gates_before(ctx: Context, process: Process, step: StepInstance, position: str,
+                      gates: dict[str, Gate] | None = None) -> None:
+    """Open the pending gates that guard ``position`` of ``step`` (its current gates, read unless given)."""
     spec = step_spec(process, step)
-    for key, gate in current_gates(ctx.session, step).items():
+    gates = current_gates(ctx.session, step) if gates is None else gates
+    for key, gate in gates.items():
         if spec.gate(key).before == position and gate.status == "pending":
             open_gate(ctx, process, gate)
 
@@ -71,6 +73,7 @@ def decide_gate(ctx: Context, gate_id: int, decision: str, *, reason: str | None
     gate = get(ctx.session, Gate, gate_id, lock=True)
     check_version(gate, expected_version, "gate")
     process = get(ctx.session, Process, gate.process_id)
+    step = get(ctx.session, StepInstance, gate.step_id) if gate.step_id is not None else None
     if decision not in ("approve", "reject"):
         raise InvalidData("decision must be approve or reject", errors={"decision": "invalid"})
     if gate.kind == "consultation":
@@ -94,7 +97,6 @@ def decide_gate(ctx: Context, gate_id: int, decision: str, *, reason: str | None
         return gate
     _settle(ctx, process, gate, "approved" if decision == "approve" else "rejected",
             decision=decision, reason=reason, evidence=evidence)
-    step = get(ctx.session, StepInstance, gate.step_id)
     from flows.engine.steps import advance, reopen
 
     if decision == "approve":
@@ -135,11 +137,8 @@ def record_consultation(ctx: Context, gate_id: int, *, subject: str, held_on: da
                                 participants=[p.strip() for p in participants],
                                 opinions=opinions or "", outcome=outcome.strip(),
                                 recorded_by_id=ctx.actor.person_id, recorded_at=ctx.now)
-    ctx.session.add(consultation)
-    ctx.session.flush()
-    record(ctx, organisation_id=process.organisation_id, process_id=process.id,
-           entity="consultation", entity_id=consultation.id, action="recorded",
-           from_state=None, to_state="recorded", data={"gate_id": gate.id})
+    create(ctx, consultation, "consultation", "recorded", organisation_id=process.organisation_id,
+           process_id=process.id, action="recorded", data={"gate_id": gate.id})
     _settle(ctx, process, gate, "approved", decision="recorded", reason=None,
             evidence={"consultation_id": consultation.id})
     if gate.step_id is not None:

@@ -6,19 +6,18 @@ from collections.abc import Iterable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from chefoskop.settings import get_settings
 from flows.engine.core import Context
-from flows.engine.queries import get, organisation_of, step_spec
+from flows.engine.queries import get, organisation_of, people_by_id, step_spec
 from models import Person, Process, StepInstance, Task
 from notifications.outbox import enqueue
-from roles.resolve import holders
+from roles.resolve import resolve
 
 
 def process_payload(ctx: Context, process: Process) -> dict:
     """The part of every payload that names the process."""
     org = organisation_of(ctx.session, process)
+    ctx.keep(org)
     return {"process_id": process.id, "process_name": process.name, "organisation_name": org.name}
 
 
@@ -48,11 +47,10 @@ def task_payload(ctx: Context, task: Task) -> dict:
 
 
 def people(ctx: Context, ids: Iterable[int]) -> list[Person]:
-    """Person rows for ``ids``, ordered by id."""
-    ids = sorted(set(ids))
-    if not ids:
-        return []
-    return list(ctx.session.scalars(select(Person).where(Person.id.in_(ids)).order_by(Person.id)))
+    """Person rows for ``ids``, ordered by id (rows already in the session are not read again)."""
+    found = people_by_id(ctx.session, ids)
+    ctx.keep(*found.values())
+    return [found[i] for i in sorted(found)]
 
 
 def send(ctx: Context, kind: str, recipients: Iterable[Person], payload: dict, *,
@@ -72,8 +70,13 @@ def send(ctx: Context, kind: str, recipients: Iterable[Person], payload: dict, *
 
 def send_to_role(ctx: Context, kind: str, process: Process, role: str, payload: dict, **kw) -> int:
     """Queue ``kind`` for everyone acting in ``role`` of ``process``."""
-    recipients = holders(ctx.session, process.id, role, ctx.now)
+    recipients = holders(ctx, process.id, role)
     return send(ctx, kind, recipients, payload, process_id=process.id, **kw)
+
+
+def holders(ctx: Context, process_id: int, role: str) -> list[Person]:
+    """The Person rows acting in ``role`` of ``process_id`` now, ordered by id."""
+    return people(ctx, resolve(ctx.role_data(process_id), role, ctx.now))
 
 
 def meeting_payload(ctx: Context, task: Task, attendees: list[Person], sequence: int = 0) -> dict:

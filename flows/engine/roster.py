@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from flows.engine.core import Context, record, transition
+from flows.engine.core import Context, create, record, transition
 from flows.engine.queries import get
 from flows.errors import InvalidData, NotRoleHolder, UnknownRole
 from models import Body, Delegation, Person, Process, RoleAssignment, Unit
 from roles.catalogue import is_known_role
-from roles.resolve import load_role_data, resolve, resolve_person
+from roles.resolve import direct_holders, resolve, resolve_person
 
 
 def require_role(ctx: Context, process: Process, roles: Iterable[str]) -> str:
@@ -18,7 +18,7 @@ def require_role(ctx: Context, process: Process, roles: Iterable[str]) -> str:
     roles = tuple(roles)
     if ctx.actor.person_id is None:
         return "system"
-    data = load_role_data(ctx.session, process.id)
+    data = ctx.role_data(process.id)
     for role in roles:
         if ctx.actor.person_id in resolve(data, role, ctx.now):
             return role
@@ -46,12 +46,10 @@ def add_assignment(ctx: Context, process: Process, entry) -> RoleAssignment:
         _check_member(ctx, process, Unit, entry.unit_id, "unit_id")
     row = RoleAssignment(process_id=process.id, role=entry.role, person_id=entry.person_id,
                          body_id=entry.body_id, unit_id=entry.unit_id, valid_from=ctx.now)
-    ctx.session.add(row)
-    ctx.session.flush()
-    record(ctx, organisation_id=process.organisation_id, process_id=process.id,
-           entity="role_assignment", entity_id=row.id, action="assigned", from_state=None,
-           to_state="active", data={"role": entry.role, "person_id": entry.person_id,
-                                    "body_id": entry.body_id})
+    create(ctx, row, "role_assignment", "active", organisation_id=process.organisation_id,
+           process_id=process.id, action="assigned",
+           data={"role": entry.role, "person_id": entry.person_id, "body_id": entry.body_id})
+    ctx.roles_changed(process.id)
     return row
 
 
@@ -76,6 +74,7 @@ def end_assignment(ctx: Context, assignment_id: int) -> RoleAssignment:
     record(ctx, organisation_id=process.organisation_id, process_id=process.id,
            entity="role_assignment", entity_id=row.id, action="ended", from_state="active",
            to_state="ended", data={"role": row.role})
+    ctx.roles_changed(process.id)
     reroute(ctx, process, {row.role})
     return row
 
@@ -99,20 +98,16 @@ def delegate(ctx: Context, process_id: int, role: str, to_person_id: int, *,
     _check_member(ctx, process, Person, to_person_id, "to_person_id")
     if to_person_id == source:
         raise InvalidData("a role cannot be delegated to oneself", errors={"to_person_id": "self"})
-    data = load_role_data(ctx.session, process.id)
-    from roles.resolve import direct_holders
-
-    if source not in direct_holders(data, role, ctx.now):
+    if source not in direct_holders(ctx.role_data(process.id), role, ctx.now):
         raise NotRoleHolder(f"the delegating person does not hold {role}", role=role)
     row = Delegation(process_id=process.id, role=role, from_person_id=source,
                      to_person_id=to_person_id, starts_at=starts_at, ends_at=ends_at,
                      reason=reason, created_by_id=ctx.actor.person_id)
     row.status = "active"
-    ctx.session.add(row)
-    ctx.session.flush()
-    record(ctx, organisation_id=process.organisation_id, process_id=process.id,
-           entity="delegation", entity_id=row.id, action="delegated", from_state=None,
-           to_state="active", data={"role": role, "from": source, "to": to_person_id})
+    create(ctx, row, "delegation", "active", organisation_id=process.organisation_id,
+           process_id=process.id, action="delegated",
+           data={"role": role, "from": source, "to": to_person_id})
+    ctx.roles_changed(process.id)
     reroute(ctx, process, {role})
     return row
 
@@ -128,6 +123,7 @@ def revoke_delegation(ctx: Context, delegation_id: int) -> Delegation:
     row.revoked_at = ctx.now
     transition(ctx, row, "delegation", "revoked", organisation_id=process.organisation_id,
                process_id=process.id)
+    ctx.roles_changed(process.id)
     reroute(ctx, process, {row.role})
     return row
 
@@ -142,6 +138,7 @@ def expire_delegations(ctx: Context) -> int:
         process = get(ctx.session, Process, row.process_id)
         transition(ctx, row, "delegation", "expired", organisation_id=process.organisation_id,
                    process_id=process.id)
+        ctx.roles_changed(process.id)
         reroute(ctx, process, {row.role})
     return len(due)
 
@@ -151,7 +148,7 @@ def reroute(ctx: Context, process: Process, roles: set[str]) -> int:
     from flows.engine.notify import people, send, task_payload
     from flows.engine.tasks import open_tasks_of_process, set_candidates
 
-    data = load_role_data(ctx.session, process.id)
+    data = ctx.role_data(process.id)
     changed = 0
     for task in open_tasks_of_process(ctx, process.id):
         if task.role not in roles:

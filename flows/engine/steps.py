@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
 from flows import rules
 from flows.definition import ActivitySpec, ProcessDefinition, load_definition
-from flows.engine.core import Context, record, transition
+from flows.engine.core import Context, create, create_all, record, transition
 from flows.engine.notify import send_to_role, step_payload
-from flows.engine.queries import current_gates, gate_views, get, latest_tasks, step_spec
+from flows.engine.queries import current_gates, gate_views, get, latest_task_states, step_spec
 from flows.engine.tasks import create_tasks, open_pending
 from flows.errors import InvalidData, UnknownRole
-from models import Gate, Organisation, Process, StepInstance
+from models import Gate, Organisation, Process, StepInstance, Task
 from roles.catalogue import is_known_role
 
 
@@ -52,27 +54,21 @@ def start_process(ctx: Context, organisation_id: int, name: str, roster: list[Ro
                       definition_key=definition.key, definition_version=definition.version,
                       current_step_no=1, started_by_id=ctx.actor.person_id, started_at=ctx.now)
     ctx.session.add(process)
-    ctx.session.flush()
-    record(ctx, organisation_id=organisation_id, process_id=process.id, entity="process",
-           entity_id=process.id, action="started", from_state=None, to_state="running",
+    ctx.session.flush()  # the audit event names the process it belongs to
+    create(ctx, process, "process", "running", organisation_id=organisation_id,
+           process_id=process.id, action="started",
            data={"definition": f"{definition.key}@{definition.version}"})
     for entry in roster:
         add_assignment(ctx, process, entry)
-    for spec in definition.steps:
-        step = StepInstance(process_id=process.id, step_no=spec.number, key=spec.key,
-                            status="pending")
-        ctx.session.add(step)
-        ctx.session.flush()
-        record(ctx, organisation_id=organisation_id, process_id=process.id, entity="step",
-               entity_id=step.id, action="created", from_state=None, to_state="pending")
-    queue_step(ctx, process, process_step(ctx, process, 1))
+    steps = [StepInstance(process_id=process.id, step_no=spec.number, key=spec.key, status="pending")
+             for spec in definition.steps]
+    create_all(ctx, steps, "step", "pending", organisation_id=organisation_id, process_id=process.id)
+    queue_step(ctx, process, next(s for s in steps if s.step_no == 1))
     return process
 
 
 def process_step(ctx: Context, process: Process, number: int) -> StepInstance:
     """The step instance numbered ``number`` of ``process``."""
-    from sqlalchemy import select
-
     return ctx.session.scalars(
         select(StepInstance).where(StepInstance.process_id == process.id,
                                    StepInstance.step_no == number)
@@ -96,25 +92,24 @@ def open_step(ctx: Context, step_id: int) -> StepInstance:
     step.phase = rules.POSITIONS[0]
     transition(ctx, step, "step", "open", organisation_id=process.organisation_id,
                process_id=process.id)
-    for gate_spec in spec.gates:
-        _new_gate(ctx, process, step, gate_spec.key, gate_spec.kind, step.iteration,
-                  {"decider": gate_spec.decider, "before": gate_spec.before,
-                   "reopens": list(gate_spec.reopens)})
+    _new_gates(ctx, process, step, [
+        _gate(process, step, g.key, g.kind, step.iteration,
+              {"decider": g.decider, "before": g.before, "reopens": list(g.reopens)})
+        for g in spec.gates])
     send_to_role(ctx, "step_opened", process, "processledare", step_payload(ctx, process, step))
     advance(ctx, process, step)
     return step
 
 
-def _new_gate(ctx: Context, process: Process, step: StepInstance, key: str, kind: str,
-              iteration: int, requirements: dict) -> Gate:
-    gate = Gate(process_id=process.id, step_id=step.id, key=key, kind=kind, iteration=iteration,
+def _gate(process: Process, step: StepInstance, key: str, kind: str, iteration: int,
+          requirements: dict) -> Gate:
+    return Gate(process_id=process.id, step_id=step.id, key=key, kind=kind, iteration=iteration,
                 status="pending", requirements=requirements)
-    ctx.session.add(gate)
-    ctx.session.flush()
-    record(ctx, organisation_id=process.organisation_id, process_id=process.id, entity="gate",
-           entity_id=gate.id, action="created", from_state=None, to_state="pending",
-           data={"key": key, "iteration": iteration})
-    return gate
+
+
+def _new_gates(ctx: Context, process: Process, step: StepInstance, gates: list[Gate]) -> None:
+    create_all(ctx, gates, "gate", "pending", organisation_id=process.organisation_id,
+               process_id=process.id, data=lambda g: {"key": g.key, "iteration": g.iteration})
 
 
 def activity_of(process: Process, step: StepInstance, key: str) -> ActivitySpec:
@@ -126,13 +121,15 @@ def advance(ctx: Context, process: Process, step: StepInstance) -> None:
     """Move the step on as far as its gates and finished work allow."""
     from flows.engine.gates import open_gates_before
 
+    # Read once: within this loop gates change only through these objects.
+    gates = current_gates(ctx.session, step)
     while step.status == "open":
         position = step.phase or rules.POSITIONS[0]
-        if rules.unmet_gates(gate_views(ctx.session, process, step), position):
-            open_gates_before(ctx, process, step, position)
+        if rules.unmet_gates(gate_views(ctx.session, process, step, gates), position):
+            open_gates_before(ctx, process, step, position, gates)
             return
         if position == "close":
-            close_step(ctx, process, step)
+            close_step(ctx, process, step, gates)
             return
         if not _phase_done(ctx, process, step, position):
             return
@@ -142,16 +139,25 @@ def advance(ctx: Context, process: Process, step: StepInstance) -> None:
 def _phase_done(ctx: Context, process: Process, step: StepInstance, phase: str) -> bool:
     """Create or open the phase's tasks as needed; True when all of them are complete."""
     activities = step_spec(process, step).activities_in(phase)
-    latest = latest_tasks(ctx.session, step, [a.key for a in activities])
+    latest = latest_task_states(ctx.session, step, [a.key for a in activities])
+    missing = [a for a in activities if a.key not in latest]
+    if missing:
+        created = create_tasks(ctx, process, step, missing, iteration=step.iteration, status="open")
+        for key, tasks in created.items():
+            latest[key] = (step.iteration, {t.status for t in tasks})
     for activity in activities:
-        tasks = latest[activity.key]
-        if not tasks:
-            latest[activity.key] = create_tasks(ctx, process, step, activity,
-                                                iteration=step.iteration, status="open")
-        for task in tasks:
-            if task.status == "pending":
+        iteration, statuses = latest[activity.key]
+        if "pending" in statuses:
+            for task in _pending_tasks(ctx, step, activity.key, iteration):
                 open_pending(ctx, process, task, activity)
-    return rules.phase_complete({k: [t.status for t in v] for k, v in latest.items()})
+            latest[activity.key] = (iteration, (statuses - {"pending"}) | {"open"})
+    return rules.phase_complete({key: statuses for key, (_, statuses) in latest.items()})
+
+
+def _pending_tasks(ctx: Context, step: StepInstance, activity_key: str, iteration: int) -> list[Task]:
+    return list(ctx.session.scalars(select(Task).where(
+        Task.step_id == step.id, Task.activity_key == activity_key, Task.iteration == iteration,
+        Task.status == "pending").order_by(Task.id)))
 
 
 def _set_phase(ctx: Context, process: Process, step: StepInstance, phase: str | None) -> None:
@@ -161,9 +167,10 @@ def _set_phase(ctx: Context, process: Process, step: StepInstance, phase: str | 
            entity_id=step.id, action="phase", from_state=previous, to_state=phase)
 
 
-def close_step(ctx: Context, process: Process, step: StepInstance) -> None:
+def close_step(ctx: Context, process: Process, step: StepInstance,
+               gates: dict[str, Gate] | None = None) -> None:
     """Close a step whose close gates hold; queue the next one or complete the process."""
-    rules.require_gates(gate_views(ctx.session, process, step), "close")
+    rules.require_gates(gate_views(ctx.session, process, step, gates), "close")
     step.closed_at = ctx.now
     transition(ctx, step, "step", "closed", organisation_id=process.organisation_id,
                process_id=process.id)
@@ -188,15 +195,17 @@ def reopen(ctx: Context, process: Process, step: StepInstance, gate: Gate, reaso
     phases = [spec.activity(k).phase for k in gate_spec.reopens]
     back_to = rules.reopen_position(phases)
     step.iteration += 1
-    for key in gate_spec.reopens:
-        create_tasks(ctx, process, step, spec.activity(key), iteration=step.iteration,
-                     status="pending", reason=reason)
+    create_tasks(ctx, process, step, [spec.activity(key) for key in gate_spec.reopens],
+                 iteration=step.iteration, status="pending", reason=reason)
     positions = {g.key: g.before for g in spec.gates}
+    current = current_gates(ctx.session, step)
+    renewed = []
     for key in rules.gates_to_renew(positions, back_to):
-        old = current_gates(ctx.session, step)[key]
+        old = current[key]
         if old.status in ("pending", "open"):
             transition(ctx, old, "gate", "cancelled", organisation_id=process.organisation_id,
                        process_id=process.id, action="superseded")
-        _new_gate(ctx, process, step, key, old.kind, step.iteration, old.requirements)
+        renewed.append(_gate(process, step, key, old.kind, step.iteration, old.requirements))
+    _new_gates(ctx, process, step, renewed)
     _set_phase(ctx, process, step, back_to)
     advance(ctx, process, step)

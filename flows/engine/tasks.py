@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy import select, update
@@ -9,13 +10,13 @@ from sqlalchemy import select, update
 from chefoskop.settings import get_settings
 from flows.calendar import add_working_days, local_date
 from flows.definition import ActivitySpec
-from flows.engine.core import Context, check_version, transition
-from flows.engine.notify import meeting_payload, people, send, task_payload
-from flows.engine.queries import get
+from flows.engine.core import Context, check_version, create_all, record, transition
+from flows.engine.notify import meeting_payload, send, task_payload
+from flows.engine.queries import get, load_task, people_by_id
 from flows.errors import Conflict, InvalidData, NotRoleHolder
 from flows.rules import OPEN_TASK_STATES
 from models import Process, StepInstance, Task, TaskCandidate
-from roles.resolve import RoleData, load_role_data, resolve, resolve_person, unit_holders
+from roles.resolve import RoleData, resolve, resolve_person, unit_holders
 
 
 def due_date_for(ctx: Context, activity: ActivitySpec) -> date:
@@ -34,62 +35,69 @@ def _candidate_sets(
     return [(None, resolve(data, activity.role, ctx.now))]
 
 
-def create_tasks(ctx: Context, process: Process, step: StepInstance, activity: ActivitySpec,
-                 *, iteration: int, status: str, reason: str | None = None) -> list[Task]:
-    """Create the task(s) of ``activity``; open ones are routed and announced."""
-    data = load_role_data(ctx.session, process.id)
-    tasks = []
-    for holder_id, candidates in _candidate_sets(data, activity, ctx):
-        if not candidates:
-            raise NotRoleHolder(f"nobody holds role {activity.role}", role=activity.role)
-        task = Task(process_id=process.id, step_id=step.id, activity_key=activity.key,
-                    phase=activity.phase, kind=activity.kind, role=activity.role,
-                    iteration=iteration, status=status, holder_id=holder_id,
-                    reopen_reason=reason, created_at=ctx.now)
-        task.candidates = [TaskCandidate(person_id=p, via=via) for p, via in candidates.items()]
-        ctx.session.add(task)
-        ctx.session.flush()
-        _audit_new(ctx, process, task)
-        if status == "open":
-            _on_open(ctx, process, task, activity)
-        tasks.append(task)
-    return tasks
-
-
-def _audit_new(ctx: Context, process: Process, task: Task) -> None:
-    from flows.engine.core import record
-
-    record(ctx, organisation_id=process.organisation_id, process_id=process.id, entity="task",
-           entity_id=task.id, action="created", from_state=None, to_state=task.status,
-           data={"activity": task.activity_key, "iteration": task.iteration})
+def create_tasks(ctx: Context, process: Process, step: StepInstance,
+                 activities: Sequence[ActivitySpec], *, iteration: int, status: str,
+                 reason: str | None = None) -> dict[str, list[Task]]:
+    """Create the task(s) of each of ``activities`` in one flush; open ones are routed and announced."""
+    data = ctx.role_data(process.id)
+    created: dict[str, list[Task]] = {}
+    for activity in activities:
+        tasks = created[activity.key] = []
+        for holder_id, candidates in _candidate_sets(data, activity, ctx):
+            if not candidates:
+                raise NotRoleHolder(f"nobody holds role {activity.role}", role=activity.role)
+            task = Task(process_id=process.id, step_id=step.id, activity_key=activity.key,
+                        phase=activity.phase, kind=activity.kind, role=activity.role,
+                        iteration=iteration, status=status, holder_id=holder_id,
+                        reopen_reason=reason, created_at=ctx.now)
+            task.candidates = [TaskCandidate(person_id=p, via=via) for p, via in candidates.items()]
+            if status == "open":
+                task.due_date = due_date_for(ctx, activity)
+            tasks.append(task)
+    everything = [t for tasks in created.values() for t in tasks]
+    create_all(ctx, everything, "task", status, organisation_id=process.organisation_id,
+               process_id=process.id,
+               data=lambda t: {"activity": t.activity_key, "iteration": t.iteration})
+    if status == "open":
+        _announce(ctx, process, [(t, a) for a in activities for t in created[a.key]])
+    return created
 
 
 def open_pending(ctx: Context, process: Process, task: Task, activity: ActivitySpec) -> None:
     """Make a pending task actionable: re-route it to today's holders and announce it."""
-    data = load_role_data(ctx.session, process.id)
+    data = ctx.role_data(process.id)
     if task.holder_id is not None:
         candidates = resolve_person(data, task.role, task.holder_id, ctx.now)
     else:
         candidates = resolve(data, task.role, ctx.now)
     set_candidates(task, candidates)
+    task.due_date = due_date_for(ctx, activity)
     transition(ctx, task, "task", "open", organisation_id=process.organisation_id,
                process_id=process.id)
-    _on_open(ctx, process, task, activity)
+    _announce(ctx, process, [(task, activity)])
 
 
-def _on_open(ctx: Context, process: Process, task: Task, activity: ActivitySpec) -> None:
-    task.due_date = due_date_for(ctx, activity)
-    recipients = people(ctx, (c.person_id for c in task.candidates))
-    send(ctx, "task_assigned", recipients, task_payload(ctx, task), process_id=process.id,
-         task_id=task.id)
-    if activity.kind == "meeting":
-        data = load_role_data(ctx.session, process.id)
-        ids = {c.person_id for c in task.candidates}
-        for role in activity.participants:
-            ids |= set(resolve(data, role, ctx.now))
-        attendees = people(ctx, ids)
-        send(ctx, "meeting_invite", attendees, meeting_payload(ctx, task, attendees),
-             process_id=process.id, task_id=task.id)
+def _announce(ctx: Context, process: Process, opened: list[tuple[Task, ActivitySpec]]) -> None:
+    """Tell the candidates of newly opened tasks, and invite to meetings (one read of the people)."""
+    data = ctx.role_data(process.id)
+    attendees: dict[int, set[int]] = {}
+    for task, activity in opened:
+        if activity.kind == "meeting":
+            ids = {c.person_id for c in task.candidates}
+            for role in activity.participants:
+                ids |= set(resolve(data, role, ctx.now))
+            attendees[task.id] = ids
+    wanted = {c.person_id for task, _ in opened for c in task.candidates}
+    found = people_by_id(ctx.session, wanted.union(*attendees.values()))
+    ctx.keep(*found.values())
+    for task, _activity in opened:
+        recipients = [found[c] for c in sorted({c.person_id for c in task.candidates}) if c in found]
+        send(ctx, "task_assigned", recipients, task_payload(ctx, task), process_id=process.id,
+             task_id=task.id)
+        if task.id in attendees:
+            invited = [found[i] for i in sorted(attendees[task.id]) if i in found]
+            send(ctx, "meeting_invite", invited, meeting_payload(ctx, task, invited),
+                 process_id=process.id, task_id=task.id)
 
 
 def set_candidates(task: Task, candidates: dict[int, str]) -> bool:
@@ -110,7 +118,7 @@ def _may_act(task: Task, person_id: int | None) -> bool:
 
 def claim(ctx: Context, task_id: int, *, expected_version: int | None = None) -> Task:
     """Take a task: a conditional update, so of two claims at once exactly one wins."""
-    task = get(ctx.session, Task, task_id)
+    task, process, _ = load_task(ctx, task_id)
     check_version(task, expected_version, "task")
     if task.status != "open" or task.assignee_id is not None:
         raise Conflict(f"task {task_id} is already taken", id=task_id, status=task.status)
@@ -126,9 +134,6 @@ def claim(ctx: Context, task_id: int, *, expected_version: int | None = None) ->
     if won != 1:
         raise Conflict(f"task {task_id} was claimed by someone else", id=task_id)
     ctx.session.refresh(task)
-    process = get(ctx.session, Process, task.process_id)
-    from flows.engine.core import record
-
     record(ctx, organisation_id=process.organisation_id, process_id=process.id, entity="task",
            entity_id=task.id, action="claimed", from_state="open", to_state="claimed",
            data={"assignee_id": ctx.actor.person_id})
@@ -137,11 +142,10 @@ def claim(ctx: Context, task_id: int, *, expected_version: int | None = None) ->
 
 def unclaim(ctx: Context, task_id: int, *, expected_version: int | None = None) -> Task:
     """Give a claimed task back to its role's holders."""
-    task = get(ctx.session, Task, task_id)
+    task, process, _ = load_task(ctx, task_id)
     check_version(task, expected_version, "task")
     if task.status != "claimed" or task.assignee_id != ctx.actor.person_id:
         raise Conflict("only the person who claimed the task can give it back", id=task_id)
-    process = get(ctx.session, Process, task.process_id)
     task.assignee_id = None
     transition(ctx, task, "task", "open", organisation_id=process.organisation_id,
                process_id=process.id, action="unclaimed")
@@ -179,7 +183,7 @@ def complete(ctx: Context, task_id: int, data: dict | None = None, *,
     """Complete a task with its form data, then let the step move on."""
     from flows.engine.steps import activity_of, advance
 
-    task = get(ctx.session, Task, task_id)
+    task, process, step = load_task(ctx, task_id)
     check_version(task, expected_version, "task")
     if task.status not in OPEN_TASK_STATES:
         from flows.errors import IllegalTransition
@@ -188,8 +192,6 @@ def complete(ctx: Context, task_id: int, data: dict | None = None, *,
                                 from_state=task.status, to_state="completed")
     if not _may_act(task, ctx.actor.person_id) and ctx.actor.person_id is not None:
         raise NotRoleHolder("you are not assigned to this task", role=task.role)
-    process = get(ctx.session, Process, task.process_id)
-    step = get(ctx.session, StepInstance, task.step_id)
     task.data = validate_form(activity_of(process, step, task.activity_key), data)
     task.completed_at = ctx.now
     task.completed_by_id = ctx.actor.person_id
@@ -212,9 +214,8 @@ def reassign(ctx: Context, task_id: int, to_person_id: int, *,
     from flows.engine.roster import require_role
     from models import Person
 
-    task = get(ctx.session, Task, task_id)
+    task, process, _ = load_task(ctx, task_id)
     check_version(task, expected_version, "task")
-    process = get(ctx.session, Process, task.process_id)
     require_role(ctx, process, ("processledare", "processagare"))
     target = get(ctx.session, Person, to_person_id)
     if target.organisation_id != process.organisation_id or not target.active:
