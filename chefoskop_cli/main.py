@@ -76,12 +76,25 @@ def simulate(
     seed: Annotated[int, typer.Option(help=_("Random seed; the same seed gives the same result."))] = 1,
     mail: Annotated[bool, typer.Option(help=_("Deliver the e-mail (to the local sink by default)."))] = True,
     as_json: Annotated[bool, typer.Option("--json", help=_("Print the summary as JSON."))] = False,
+    resume: Annotated[bool, typer.Option(help=_(
+        "Continue the newest simulation where it stopped, with its own settings (or only "
+        "summarise it when it has ended); start one when there is none."))] = False,
 ) -> None:
     """Run whole processes end to end with simulated people."""
-    from chefoskop.simulate import SimConfig, run_simulation
+    from chefoskop.simulate import RUNNING, SimConfig, latest_run, run_simulation
 
     _prepare()
-    summary = run_simulation(SimConfig(organisations, managers, seed, mail=mail), progress=_err)
+    if resume:
+        found = latest_run()
+        if found is None:
+            _err(_("There is no simulation to resume; a new one starts."))
+        elif found[1].status == RUNNING:
+            _err(_("Resuming simulation {run} at working day {day}.", run=found[1].run_id,
+                   day=found[1].days))
+        else:
+            _err(_("Simulation {run} has ended; here is its summary.", run=found[1].run_id))
+    summary = run_simulation(SimConfig(organisations, managers, seed, mail=mail), progress=_err,
+                             resume=resume)
     if as_json:
         print(json.dumps(summary, ensure_ascii=False))
     else:

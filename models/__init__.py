@@ -10,6 +10,7 @@ from models.outbox import OutboxMessage, OutboxStatus
 from models.plans import Action, ActionPlan
 from models.process import Gate, Process, StepInstance, Task, TaskCandidate
 from models.roles import Delegation, RoleAssignment
+from models.simulation import SimulationRun
 from models.surveys import (
     Invitation,
     MappingGroup,
@@ -29,4 +30,5 @@ __all__ = [
     "Invitation", "MappingGroup", "MappingGroupMember", "OrganisationInstrument", "Response",
     "ResultAccess", "Survey",
     "ActionReview", "DevelopmentArea", "FollowUpMeeting", "ProcessEvaluation",
+    "SimulationRun",
 ]

@@ -3,15 +3,24 @@
 With no SMTP relay configured, mails go here instead of out into the world. The
 Maildir at ``<data_dir>/mail`` can be read by any other process (``chefoskop mail
 list``), also after the sink has stopped.
+
+Like a real mailbox, the sink keeps each Message-ID once: a sender that was killed
+after the server accepted a message but before it recorded that resends it with the
+same Message-ID, and the copy is accepted and dropped. Such a message is stored
+under a name derived from its Message-ID and linked into ``new/`` atomically, so two
+sinks on one Maildir cannot both store it either.
 """
 
 from __future__ import annotations
 
 import atexit
+import hashlib
 import logging
 import mailbox
+import os
 import socket
 import threading
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
@@ -42,12 +51,18 @@ def free_port(host: str = SINK_HOST) -> int:
         return int(sock.getsockname()[1])
 
 
+def message_key(message_id: str) -> str:
+    """The Maildir name under which the sink keeps the message with ``message_id``."""
+    return "mid-" + hashlib.sha256(message_id.strip().encode()).hexdigest()[:40]
+
+
 class MaildirHandler:
-    """aiosmtpd handler that stores each accepted message, unchanged, in a Maildir."""
+    """aiosmtpd handler that stores each accepted message, unchanged, in a Maildir, once per Message-ID."""
 
     def __init__(self, path: Path) -> None:
         for folder in ("tmp", "new", "cur"):
             (path / folder).mkdir(parents=True, exist_ok=True)
+        self.path = path
         self.maildir = mailbox.Maildir(str(path), create=False)
         self._lock = threading.Lock()
 
@@ -57,9 +72,29 @@ class MaildirHandler:
         if isinstance(content, str):
             content = content.encode("utf-8")
         header = f"X-Sink-Rcpt-To: {', '.join(envelope.rcpt_tos)}\r\n".encode()
+        message_id = str(BytesHeaderParser(policy=policy.default).parsebytes(content)
+                         .get("Message-ID", "")).strip()
         with self._lock:
-            self.maildir.add(header + content)
+            if not message_id:
+                self.maildir.add(header + content)
+            elif not self.store_once(message_key(message_id), header + content):
+                log.info("mail sink: %s is here already; the copy is dropped", message_id)
         return "250 Message accepted for delivery"
+
+    def store_once(self, key: str, data: bytes) -> bool:
+        """Store ``data`` as message ``key`` unless the Maildir has it; True when stored."""
+        cur = self.path / "cur"
+        if (self.path / "new" / key).exists() or (cur / key).exists() or any(cur.glob(f"{key}:*")):
+            return False
+        partial = self.path / "tmp" / f"{key}.{os.getpid()}.{uuid.uuid4().hex}"
+        partial.write_bytes(data)
+        try:
+            os.link(partial, self.path / "new" / key)  # atomic, and refused when it exists
+        except FileExistsError:
+            return False
+        finally:
+            partial.unlink()
+        return True
 
 
 class MailSink:

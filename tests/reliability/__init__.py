@@ -1,0 +1,1 @@
+"""Reliability suites: the engine and the sender under crashes."""
