@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 
@@ -123,6 +123,39 @@ def load_role_data(session: Session, process_id: int) -> RoleData:
             d.role, d.from_person_id, d.to_person_id, d.starts_at, d.ends_at, d.revoked_at
         )
         for d in session.scalars(select(Delegation).where(Delegation.process_id == process_id))
+    )
+    return RoleData(assignments, {k: tuple(v) for k, v in members.items()}, delegations)
+
+
+def load_role_data_for(session: Session, process_id: int, person_id: int) -> RoleData:
+    """The part of a process's role data that decides ``person_id``'s roles.
+
+    The assignments and bodies of the person and of everyone who delegated to
+    them, and the delegations to or from the person: ``roles_of`` (and
+    ``resolve`` for this person) answers as it does on ``load_role_data``.
+    """
+    from models import BodyMember, Delegation, RoleAssignment
+
+    delegations = tuple(
+        DelegationView(
+            d.role, d.from_person_id, d.to_person_id, d.starts_at, d.ends_at, d.revoked_at
+        )
+        for d in session.scalars(select(Delegation).where(
+            Delegation.process_id == process_id,
+            or_(Delegation.to_person_id == person_id, Delegation.from_person_id == person_id)))
+    )
+    people = {person_id} | {d.from_person_id for d in delegations if d.to_person_id == person_id}
+    members: dict[int, list[int]] = {}
+    for body_id, member_id in session.execute(select(BodyMember.body_id, BodyMember.person_id)
+                                              .where(BodyMember.person_id.in_(people))):
+        members.setdefault(body_id, []).append(member_id)
+    rows = session.scalars(select(RoleAssignment).where(
+        RoleAssignment.process_id == process_id,
+        or_(RoleAssignment.person_id.in_(people), RoleAssignment.body_id.in_(list(members))),
+    )).all()
+    assignments = tuple(
+        Assignment(r.role, r.person_id, r.body_id, r.unit_id, r.valid_from, r.valid_to)
+        for r in rows
     )
     return RoleData(assignments, {k: tuple(v) for k, v in members.items()}, delegations)
 
