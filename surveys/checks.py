@@ -40,7 +40,9 @@ def _duplicates(entries: list[tuple[Path, dict]], field: str = "key") -> list[Is
     issues = []
     for path, entry in entries:
         key = entry.get(field)
-        if isinstance(key, str) and key in seen:
+        if not isinstance(key, str):
+            continue  # a key that is not text is reported by the shape check
+        if key in seen:
             issues.append(_issue((*path, field), "duplicate_key", key=key))
         seen.add(key)
     return issues
@@ -134,9 +136,10 @@ def _kind_issues(doc: dict) -> list[Issue]:
 
 def cross_field_issues(doc: dict) -> list[Issue]:
     """Every cross-field problem of a raw instrument document."""
-    scale_keys = {s.get("key") for _, s in _dicts(doc.get("scales"), ())}
+    # Only text can be a key or an audience; anything else is reported by the shape check.
+    scale_keys = {k for _, s in _dicts(doc.get("scales"), ()) if isinstance(k := s.get("key"), str)}
     audiences = doc.get("audiences", ["chef"])
-    audiences = set(audiences) if isinstance(audiences, list) else set()
+    audiences = {a for a in audiences if isinstance(a, str)} if isinstance(audiences, list) else set()
     items = _items(doc)
     issues = _scale_issues(doc) + _duplicates(items) + _kind_issues(doc)
     issues += _duplicates(list(_dicts(doc.get("sections"), ("sections",))))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -102,13 +103,19 @@ def read_csv(name: str, data: bytes) -> Sheet:
     return _sheet(name, records, 1)
 
 
+# What a damaged workbook can raise while it is opened or read: a broken zip container or
+# compressed stream, missing parts, malformed XML, or values of the wrong type.
+UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, IndexError, OSError, ValueError,
+              TypeError, AttributeError, SyntaxError)
+
+
 def read_workbook(data: bytes) -> list[Sheet]:
     """The units, people and roles sheets of an XLSX workbook (Swedish sheet names too)."""
     from openpyxl import load_workbook
 
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError):
+    except UNREADABLE:
         raise ParseError(Issue("file", "unreadable", sheet="workbook")) from None
     try:
         sheets = []
@@ -122,6 +129,8 @@ def read_workbook(data: bytes) -> list[Sheet]:
                 if len(records) > MAX_ROWS + 1:
                     raise ParseError(Issue("file", "too_many_rows", sheet=kind))
             sheets.append(_sheet(kind, records, 1))
+    except UNREADABLE:  # a sheet is read lazily: its damage shows only here
+        raise ParseError(Issue("file", "unreadable", sheet="workbook")) from None
     finally:
         book.close()
     if not sheets:
