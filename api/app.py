@@ -6,7 +6,18 @@ from fastapi import FastAPI
 
 from api.pages import router as pages_router
 from api.problems import install_problem_handlers
-from api.routes import admin, auth, gates, imports, organisation, plans, processes, roster, tasks
+from api.routes import (
+    admin,
+    auth,
+    gates,
+    imports,
+    instruments,
+    organisation,
+    plans,
+    processes,
+    roster,
+    tasks,
+)
 from api.routes.exports import router as exports_router
 from api.routes.followup import router as followup_router
 from api.routing import public_router
@@ -55,7 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="The process engine for Chefoskopet. Errors are RFC 9457 problems.")
     app.state.settings = settings
     install_problem_handlers(app)
-    for module in (auth, organisation, processes, roster, tasks, gates, plans, admin, imports):
+    for module in (auth, organisation, processes, roster, tasks, gates, plans, admin, imports,
+                   instruments):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(followup_router, prefix=API_PREFIX)
     app.include_router(exports_router, prefix=API_PREFIX)

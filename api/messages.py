@@ -51,6 +51,8 @@ PROBLEMS: dict[str, tuple[str, str]] = {
                         N_("Someone else has this task now. Sign in to see your own tasks.")),
     "import_invalid": (N_("The file has errors"),
                        N_("Nothing was imported. Correct the rows listed below and try again.")),
+    "instrument_invalid": (N_("The instrument file has errors"),
+                           N_("Nothing was imported. Correct the places listed below and try again.")),
     "not_configured": (N_("Not configured"), N_("Single sign-on is not set up here.")),
     "sign_on_failed": (N_("Single sign-on failed"),
                        N_("The identity provider did not confirm who you are.")),

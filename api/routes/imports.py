@@ -23,7 +23,8 @@ router = api_router("imports")
 Upload = Annotated[UploadFile | None, File()]
 
 
-async def _read(upload: UploadFile, limit: int) -> bytes:
+async def read_upload(upload: UploadFile, limit: int) -> bytes:
+    """The uploaded file's bytes; 413 when it is larger than ``limit``."""
     data = await upload.read(limit + 1)
     if len(data) > limit:
         raise ApiProblem(413, "payload_too_large", params={"limit": limit})
@@ -36,12 +37,12 @@ async def read_sheets(files: dict[str, UploadFile | None], workbook: UploadFile 
     sheets: list[Sheet] = []
     try:
         if workbook is not None:
-            sheets += read_workbook(await _read(workbook, limit))
+            sheets += read_workbook(await read_upload(workbook, limit))
         for name, upload in files.items():
             if upload is not None:
                 if any(s.name == name for s in sheets):
                     raise ParseError(Issue(name, "duplicate", sheet=name))
-                sheets.append(read_csv(name, await _read(upload, limit)))
+                sheets.append(read_csv(name, await read_upload(upload, limit)))
     except ParseError as exc:
         raise ApiProblem(422, "import_invalid", issues=[exc.issue]) from None
     if not sheets:

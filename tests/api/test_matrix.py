@@ -20,6 +20,7 @@ from flows import engine
 from models import OutboxMessage, RoleAssignment, Unit
 from tests import helpers
 from tests.api.conftest import ACTORS, T0, World, finish_live_tasks, to_step_approval
+from tests.api.test_instruments import OWN as OWN_INSTRUMENT
 
 OURS = ("processagare", "processledare", "chef", "bestallare", "admin", "samverkan")
 EVERYONE = {a: "ok" for a in ACTORS}
@@ -168,6 +169,9 @@ CASES = [
     Case("token revoke", "DELETE", lambda w: f"{P}/api-tokens/{_token_id(w)}", only("admin")),
     Case("import", "POST", lambda w: f"{P}/imports/structure", only("admin", foreign="ok"),
          files=lambda w: {"units": ("units.csv", b"code,name,level,parent_code\nM9,Matris,B,A1\n")}),
+    Case("instruments", "GET", lambda w: f"{P}/instruments", EVERYONE),
+    Case("instrument import", "POST", lambda w: f"{P}/instruments", only("admin", foreign="ok"),
+         files=lambda w: {"file": ("own.yaml", OWN_INSTRUMENT.encode())}),
     Case("session", "GET", lambda w: f"{P}/auth/session", EVERYONE),
     Case("password change", "POST", lambda w: f"{P}/auth/password",
          {a: 422 for a in ACTORS}, body=lambda w: {"current_password": "x", "new_password": "y" * 12}),
