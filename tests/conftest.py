@@ -105,3 +105,17 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session on the test database (the test decides when to commit)."""
     with session_factory() as s:
         yield s
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Print the figures the reliability, load and race tests recorded (``record_property``),
+    so every run shows them, with or without xdist workers."""
+    rows = []
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") == "call":
+                rows += [(report.nodeid, key, value) for key, value in report.user_properties]
+    if rows:
+        terminalreporter.section("figures")
+        for nodeid, key, value in sorted(rows):
+            terminalreporter.write_line(f"{nodeid.split('::')[-1]}  {key}: {value}")

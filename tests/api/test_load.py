@@ -45,7 +45,7 @@ async def _load(url: str, world: World, task_id: int) -> Counter:
     return statuses
 
 
-def test_a_hundred_concurrent_clients_are_all_answered(app, world: World, capsys) -> None:
+def test_a_hundred_concurrent_clients_are_all_answered(app, world: World, record_property) -> None:
     for actor in ("processledare", "processagare", "chef", "bestallare"):
         world.h(actor)  # tokens minted before the clock starts
     task = world.task("process_plan")
@@ -65,6 +65,5 @@ def test_a_hundred_concurrent_clients_are_all_answered(app, world: World, capsys
     assert world.task("process_plan").assignee_id == world.people["processledare"].id
     claimed = world.session.scalar(select(func.count()).select_from(AuditEvent))
     assert claimed == events_before + 1  # the one claim, audited once
-    with capsys.disabled():
-        print(f"\n[load] {reads + 20} requests from {CLIENTS + 20} concurrent clients in {seconds:.1f} s "
-              f"({(reads + 20) / seconds:.0f} requests/s), all answered")
+    record_property("load", f"{reads + 20} requests from {CLIENTS + 20} concurrent clients in "
+                    f"{seconds:.1f} s ({(reads + 20) / seconds:.0f} requests/s), all answered")

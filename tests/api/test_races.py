@@ -65,7 +65,7 @@ def _events(world: World, entity: str, entity_id: int, actions: tuple[str, ...])
         AuditEvent.entity == entity, AuditEvent.entity_id == entity_id, AuditEvent.action.in_(actions)))
 
 
-def test_fifty_claims_of_one_task(world: World, live: str, capsys) -> None:
+def test_fifty_claims_of_one_task(world: World, live: str, record_property) -> None:
     task = world.task("process_plan")
     statuses = race(live, "POST", f"/api/v1/tasks/{task.id}/claim", world.h("processledare"),
                     [{}] * RACERS)
@@ -73,11 +73,10 @@ def test_fifty_claims_of_one_task(world: World, live: str, capsys) -> None:
     world.session.expire_all()
     assert world.session.get(Task, task.id).status == "claimed"
     assert _events(world, "task", task.id, ("claimed",)) == 1
-    with capsys.disabled():
-        print(f"\n[races] claims: {dict(statuses)}")
+    record_property("race claims", dict(statuses))
 
 
-def test_fifty_decisions_on_one_gate(world: World, live: str, capsys) -> None:
+def test_fifty_decisions_on_one_gate(world: World, live: str, record_property) -> None:
     to_step_approval(world)
     gate = world.gate(1, "step_approval")
     bodies = [{"decision": "approve", "expected_version": gate.version} if i % 2 else
@@ -88,11 +87,10 @@ def test_fifty_decisions_on_one_gate(world: World, live: str, capsys) -> None:
     world.session.expire_all()
     assert world.session.get(Gate, gate.id).status in ("passed", "rejected")
     assert _events(world, "gate", gate.id, ("approve", "reject")) == 1
-    with capsys.disabled():
-        print(f"\n[races] gate decisions: {dict(statuses)}")
+    record_property("race gate decisions", dict(statuses))
 
 
-def test_fifty_edits_of_one_action(step8: World, live: str, capsys) -> None:  # noqa: F811
+def test_fifty_edits_of_one_action(step8: World, live: str, record_property) -> None:  # noqa: F811
     world = step8
     with httpx.Client(base_url=live) as client:
         plan = make_plan(client, world)
@@ -109,5 +107,4 @@ def test_fifty_edits_of_one_action(step8: World, live: str, capsys) -> None:  # 
     kept = world.session.get(Action, action["id"])
     assert kept.version == action["version"] + 1 and kept.goal.startswith("Mål nummer ")
     assert _events(world, "action", action["id"], ("changed",)) == changes_before + 1
-    with capsys.disabled():
-        print(f"\n[races] action edits: {dict(statuses)}")
+    record_property("race action edits", dict(statuses))
