@@ -11,13 +11,26 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import audit, auth, dashboard, gates, inbox, mailsink, processes, survey_admin, surveys, tasks
+from api.pages import (
+    audit,
+    auth,
+    dashboard,
+    gates,
+    inbox,
+    instruments,
+    mailsink,
+    processes,
+    survey_admin,
+    surveys,
+    tasks,
+)
 from api.pages.steps89 import router as steps89_router
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 router = APIRouter(include_in_schema=False)
-for _module in (auth, inbox, tasks, gates, processes, dashboard, audit, mailsink, surveys, survey_admin):
+for _module in (auth, inbox, tasks, gates, processes, dashboard, audit, mailsink, surveys, survey_admin,
+                instruments):
     router.include_router(_module.router)
 router.include_router(steps89_router)  # steps 7-9: areas, plans, actions, follow-up
 router.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
