@@ -59,12 +59,22 @@ def item_cell(instrument: Instrument, item: Item, values: Sequence[Any]) -> dict
     return cell
 
 
-def _values(rows: Iterable[Answers], item_key: str) -> dict[str, list[Any]]:
-    found: dict[str, list[Any]] = {}
+def collect_values(rows: Iterable[Answers], keys: Iterable[str]) -> dict[str, dict[str, list[Any]]]:
+    """Item key -> group -> the answers to it, in row order, in one pass over the rows.
+
+    Only ``keys`` are collected; a missing or null answer is no answer.
+    """
+    found: dict[str, dict[str, list[Any]]] = {key: {} for key in keys}
     for group, doc in rows:
-        value = (doc.get("items") or {}).get(item_key)
-        if value is not None:
-            found.setdefault(group, []).append(value)
+        for key, value in (doc.get("items") or {}).items():
+            by_group = found.get(key)
+            if by_group is None or value is None:
+                continue
+            bucket = by_group.get(group)
+            if bucket is None:
+                by_group[group] = [value]
+            else:
+                bucket.append(value)
     return found
 
 
@@ -72,10 +82,13 @@ def _cells(publication: Publication, keys: Iterable[str], make) -> dict[str, dic
     return {k: (make(k) if publication.shown(k) else None) for k in keys}
 
 
-def summarise_item(instrument: Instrument, item: Item, rows: list[Answers], managers: list[str],
-                   management: list[str], threshold: int, forced: frozenset) -> dict[str, Any]:
-    """One item's published cells: overall, per manager group, and top management."""
-    values = _values(rows, item.key)
+def summarise_item(instrument: Instrument, item: Item, values: dict[str, list[Any]],
+                   managers: list[str], management: list[str], threshold: int,
+                   forced: frozenset) -> dict[str, Any]:
+    """One item's published cells: overall, per manager group, and top management.
+
+    ``values`` are the item's answers by group (see ``collect_values``).
+    """
     counts = {g: len(values.get(g, [])) for g in managers}
     pub = suppress(counts, threshold, forced=forced)
     overall_values = [v for g in managers for v in values.get(g, [])]
@@ -120,11 +133,20 @@ def classify(favourable: float, middle: float, org_average: float) -> str | None
     return None
 
 
-def _org_average(instrument: Instrument, rows: list[Answers], managers: set[str]) -> float | None:
-    scores = [_favourable(instrument, item, v) for group, doc in rows if group in managers
-              for item in instrument.items() if item.kind == "likert"
-              for v in [(doc.get("items") or {}).get(item.key)] if v is not None]
-    return statistics.fmean(scores) if scores else None
+def _org_average(instrument: Instrument, values: dict[str, dict[str, list[Any]]],
+                 managers: list[str]) -> float | None:
+    """The mean favourable score of every Likert answer of the manager groups."""
+    scores: list[float] = []
+    for item in instrument.items():
+        if item.kind != "likert":
+            continue
+        scale = instrument.scale(item.scale)
+        flip = scale.low + scale.high
+        for group in managers:
+            found = values[item.key].get(group)
+            if found:
+                scores.extend(found if item.polarity == "positive" else [flip - v for v in found])
+    return statistics.fmean(scores) if scores else None  # fsum: the order does not matter
 
 
 def findings(instrument: Instrument, items: list[dict], org_average: float | None) -> dict:
@@ -153,9 +175,11 @@ def summarise(instrument: Instrument, groups: list[GroupInfo], rows: list[Answer
     part, pub = participation(groups, respondents, threshold)
     managers = [g.key for g in groups if g.kind == "managers"]
     management = [g.key for g in groups if g.kind == "management"]
-    items = [summarise_item(instrument, item, rows, managers, management, threshold, pub.hidden)
-             for item in instrument.items() if item.kind != "free_text"]
-    average = _org_average(instrument, rows, set(managers)) if pub.parent_shown else None
+    aggregated = [item for item in instrument.items() if item.kind != "free_text"]
+    values = collect_values(rows, [item.key for item in aggregated])
+    items = [summarise_item(instrument, item, values[item.key], managers, management, threshold,
+                            pub.hidden) for item in aggregated]
+    average = _org_average(instrument, values, managers) if pub.parent_shown else None
     result = {
         "instrument": {"key": instrument.key, "version": instrument.version,
                        "mapping": instrument.mapping, "kind": instrument.kind},

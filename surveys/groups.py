@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Connection, Row, Select, and_, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from chefoskop.i18n import gettext
@@ -60,10 +60,31 @@ def groups_locked(session: Session, process_id: int) -> bool:
 
 def mapping_groups(session: Session, process_id: int) -> list[MappingGroup]:
     """The process's mapping groups in order (manager groups first, then top management)."""
-    scope = scope_process_id(session, process_id)
-    return list(session.scalars(select(MappingGroup).where(MappingGroup.process_id == scope)
-                                .order_by(MappingGroup.kind != "managers", MappingGroup.position,
-                                          MappingGroup.id)))
+    return scope_groups(session, scope_process_id(session, process_id))
+
+
+def _in_order(stmt: Select) -> Select:
+    return stmt.order_by(MappingGroup.kind != "managers", MappingGroup.position, MappingGroup.id)
+
+
+def scope_groups(session: Session, scope_id: int) -> list[MappingGroup]:
+    """The mapping groups owned by ``scope_id`` (see ``scope_process_id``), in order."""
+    return list(session.scalars(_in_order(select(MappingGroup).where(
+        MappingGroup.process_id == scope_id))))
+
+
+_GROUPS_WITH_INVITED = _in_order(
+    select(MappingGroup.id, MappingGroup.key, MappingGroup.name, MappingGroup.kind,
+           func.count(Invitation.id).label("invited"))
+    .outerjoin(Invitation, and_(Invitation.group_id == MappingGroup.id,
+                                Invitation.survey_id == bindparam("survey_id")))
+    .where(MappingGroup.process_id == bindparam("scope_id"))
+    .group_by(MappingGroup.id))
+
+
+def groups_with_invited(conn: Session | Connection, scope_id: int, survey_id: int) -> list[Row]:
+    """``scope_groups`` as rows (id, key, name, kind, invited): how many ``survey_id`` invited."""
+    return list(conn.execute(_GROUPS_WITH_INVITED, {"scope_id": scope_id, "survey_id": survey_id}))
 
 
 def _check(session: Session, organisation_id: int, groups: Mapping[str, Sequence[int]]) -> None:

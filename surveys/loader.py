@@ -7,7 +7,8 @@ raises ``InstrumentRejected`` naming every problem with its path and YAML line.
 
 from __future__ import annotations
 
-from functools import cache
+import json
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -128,8 +129,18 @@ def to_document(instrument: Instrument) -> dict:
 
 
 def from_document(doc: dict) -> Instrument:
-    """The instrument of a stored snapshot."""
-    return parse_instrument(doc)
+    """The instrument of a stored snapshot, parsed and checked once per distinct snapshot."""
+    try:
+        text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError):  # not JSON data, so not a stored snapshot: no cache
+        return parse_instrument(doc)
+    return _parse_snapshot(text)
+
+
+@lru_cache(maxsize=32)
+def _parse_snapshot(text: str) -> Instrument:
+    # Instruments are frozen, so one parsed snapshot can serve every caller.
+    return parse_instrument(json.loads(text))
 
 
 def import_instrument(session: Session, organisation_id: int, text: str, *,

@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from chefoskop import clock
 from chefoskop.i18n import format_number, format_percent, gettext
-from models import Organisation, Response, ResultAccess, Survey
+from models import Organisation, Process, Response, ResultAccess, Survey
 from surveys.aggregate import GroupInfo, summarise
 from surveys.anonymity import effective_threshold
-from surveys.distribution import response_rates
 from surveys.errors import SurveyRefused
-from surveys.groups import mapping_groups
+from surveys.groups import groups_with_invited, scope_process_id
 from surveys.loader import from_document
 from surveys.report_view import hidden_marker
 from surveys.schema import Instrument
@@ -44,20 +44,35 @@ def set_anonymity_threshold(session: Session, organisation_id: int, value: int) 
     return value
 
 
+# The statements of ``compute_results``, built once (they only differ by the survey id).
+_SURVEY = (select(Survey.id, Survey.process_id, Survey.step_no, Survey.round, Survey.status,
+                  Survey.closes_at, Survey.closed_at, Survey.instrument,
+                  Organisation.anonymity_threshold, Process.previous_process_id)
+           .join(Organisation, Organisation.id == Survey.organisation_id)
+           .join(Process, Process.id == Survey.process_id)
+           .where(Survey.id == bindparam("survey_id")))
+_ANSWERS = select(Response.group_id, Response.answers).where(
+    Response.survey_id == bindparam("survey_id"), Response.status == "submitted")
+
+
 def compute_results(session: Session, survey_id: int) -> dict[str, Any]:
     """Aggregate a survey's submitted answers into published results (no access logged)."""
-    survey = session.get(Survey, survey_id)
+    if session.autoflush:
+        session.flush()  # as an ORM query would, so pending changes are read too
+    conn = session.connection()  # Core reads: plain rows, no ORM entities (a third of the time)
+    survey = conn.execute(_SURVEY, {"survey_id": survey_id}).one()
     instrument = from_document(survey.instrument)
-    groups = mapping_groups(session, survey.process_id)
+    scope = (survey.process_id if survey.previous_process_id is None
+             else scope_process_id(session, survey.process_id))
+    groups = groups_with_invited(conn, scope, survey_id)
     key_of = {g.id: g.key for g in groups}
-    invited = {r.key: r.invited for r in response_rates(session, survey_id)}
-    rows = [(key_of[group_id], answers) for group_id, answers in session.execute(
-        select(Response.group_id, Response.answers).where(
-            Response.survey_id == survey_id, Response.status == "submitted"))]
-    answered = {k: sum(1 for g, _ in rows if g == k) for k in key_of.values()}
-    infos = [GroupInfo(g.key, g.name, g.kind, invited.get(g.key, 0), answered[g.key])
-             for g in groups if g.key in invited]
-    doc = summarise(instrument, infos, rows, threshold_of(session, survey.organisation_id))
+    rows = [(key_of[group_id], answers)
+            for group_id, answers in conn.execute(_ANSWERS, {"survey_id": survey_id})]
+    answered = Counter(group for group, _ in rows)
+    # Only groups this survey invited (as its response rates show them).
+    infos = [GroupInfo(g.key, g.name, g.kind, g.invited, answered[g.key])
+             for g in groups if g.invited]
+    doc = summarise(instrument, infos, rows, effective_threshold(survey.anonymity_threshold))
     doc["survey"] = {"id": survey.id, "process_id": survey.process_id, "step_no": survey.step_no,
                      "round": survey.round, "status": survey.status,
                      "closes_at": survey.closes_at.isoformat(),

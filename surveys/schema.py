@@ -13,6 +13,7 @@ runs both and names every problem at once.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -143,20 +144,34 @@ class Instrument(Strict):
     scales: tuple[Scale, ...] = ()
     logbook: LogbookSpec | None = None
     sections: tuple[Section, ...] = ()
-
     @property
     def step_no(self) -> int:
         """The process step this instrument belongs to."""
         return STEP_OF_MAPPING[self.mapping]
 
+    # Look-ups by key, built on first use and kept (the model is frozen). With a
+    # repeated key (which the loader's checks refuse) the first one wins, as a search's would.
+
+    @cached_property
+    def _all_items(self) -> tuple[Item, ...]:
+        return tuple(item for section in self.sections for item in section.items)
+
+    @cached_property
+    def _item_by_key(self) -> dict[str, Item]:
+        return {item.key: item for item in reversed(self._all_items)}
+
+    @cached_property
+    def _scale_by_key(self) -> dict[str, Scale]:
+        return {scale.key: scale for scale in reversed(self.scales)}
+
     def items(self) -> list[Item]:
         """Every item, in order."""
-        return [item for section in self.sections for item in section.items]
+        return list(self._all_items)
 
     def item(self, key: str) -> Item:
-        """The item named ``key``."""
-        return next(i for i in self.items() if i.key == key)
+        """The item named ``key`` (KeyError when there is none)."""
+        return self._item_by_key[key]
 
     def scale(self, key: str) -> Scale:
-        """The scale named ``key``."""
-        return next(s for s in self.scales if s.key == key)
+        """The scale named ``key`` (KeyError when there is none)."""
+        return self._scale_by_key[key]

@@ -23,10 +23,11 @@ def time_use_cell(instrument: Instrument, docs: Iterable[dict]) -> dict[str, Any
     spec = instrument.logbook
     docs = list(docs)
     days = [day for doc in docs for day in _days(doc)]
-    total = sum(day["hours"] for day in days)
+    total = sum([day["hours"] for day in days])
 
     def shares(split: str, keys: list[str]) -> dict[str, float]:
-        sums = {k: sum(day[split].get(k, 0.0) for day in days) for k in keys}
+        parts = [day[split] for day in days]
+        sums = {k: sum([part.get(k, 0.0) for part in parts]) for k in keys}  # lists: faster than generators
         whole = sum(sums.values())
         return {k: (v / whole if whole else 0.0) for k, v in sums.items()}
 
