@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
+from email.message import Message
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chefoskop.settings import Settings, get_settings
 from models import OutboxMessage, OutboxStatus, utcnow
-from notifications.render import RenderError, render
+from notifications.render import RenderError, build_mime, render
 from notifications.smtp import (
     PermanentFailure,
     SmtpConnection,
@@ -187,19 +187,18 @@ class _Outcomes:
                 "next_attempt_at": self.clock() + min(delay, MAX_BACKOFF)}
 
 
-def _prepare(row: ClaimedRow, settings: Settings, now: datetime) -> EmailMessage:
+def _prepare(row: ClaimedRow, settings: Settings, now: datetime) -> Message:
     mail = render(row.kind, row.locale, row.payload, base_url=settings.base_url,
                   recipient_id=row.recipient_id, now=now,
                   secret_key=settings.secret_key.get_secret_value())
-    return build_message(
-        mail,
-        recipient_email=row.recipient_email,
-        recipient_name=row.payload.get("recipient_name"),
-        message_id=row.message_id,
-        locale=row.locale,
-        settings=settings,
-        now=now,
-    )
+    options: dict[str, Any] = {
+        "recipient_email": row.recipient_email,
+        "recipient_name": row.payload.get("recipient_name"),
+        "message_id": row.message_id, "locale": row.locale, "settings": settings, "now": now,
+    }
+    # The pre-encoded build is several times cheaper; it declines addresses that need
+    # SMTPUTF8, which take the EmailMessage route.
+    return build_mime(mail, **options) or build_message(mail, **options)
 
 
 # --- delivery runs ---------------------------------------------------------------------
