@@ -225,3 +225,19 @@ def answering_time_left(survey: Survey, now: datetime) -> timedelta:
     if survey.status != "open":
         return timedelta(0)
     return max(survey.closes_at - now, timedelta(0))
+
+
+def task_survey_link(session: Session, task: Task, person_id: int, base_url: str | None = None) -> str | None:
+    """The personal link a respondent's task stands for: ``person_id``'s invitation to the open
+    mapping of the task's step while they still owe it an answer, when the task is the answering
+    work (phase aktivitet); else None.
+
+    Reminder and task mails link to the task; from there the respondent goes straight on to
+    their own questionnaire with this link.
+    """
+    if (task.phase != "aktivitet" or task.status not in OPEN_TASK_STATES
+            or awaiting_answer(session, task.step_id, person_id) is not True):
+        return None
+    survey_id = session.scalar(select(Survey.id).where(Survey.step_id == task.step_id)
+                               .order_by(Survey.round.desc()).limit(1))
+    return respondent_link(session, survey_id, person_id, base_url)

@@ -19,6 +19,7 @@ from flows.engine.queries import step_spec
 from flows.errors import EngineError, InvalidData
 from models import StepInstance
 from roles import permissions as perm
+from surveys.distribution import task_survey_link
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 FIELD_PREFIX = "f_"
@@ -61,13 +62,17 @@ def _page(request: Request, db: Session, principal, task_id: int, *, status: int
     people = names(db, [c.person_id for c in task.candidates] + [task.assignee_id, task.completed_by_id])
     shown = values if values is not None else {k: ("" if v is None else str(v))
                                                for k, v in (task.data or {}).items()}
+    # A respondent's task is done by answering the questionnaire (the task closes with the
+    # mapping), so its page leads to the personal link instead of a "mark as done" form.
+    survey_link = task_survey_link(db, task, viewer.person_id, base_url="/")
     return render_page(
         request, "task.html", status=status, task=task, process=process, step=step,
         step_title=spec.title.get(lang), activity=activity, fields=activity.fields,
         title=activity.title.get(lang), waiting_on=task_people(task, people),
         completed_by=people.get(task.completed_by_id), values=shown, errors=errors or {},
         error=error, may_claim=perm.can_claim_task(viewer, tf) and len(tf.candidate_ids) > 1,
-        may_complete=perm.can_act_on_task(viewer, tf), prefix=FIELD_PREFIX,
+        may_complete=perm.can_act_on_task(viewer, tf) and survey_link is None, survey_link=survey_link,
+        prefix=FIELD_PREFIX,
         overdue=task.due_date is not None and task.due_date < today(clock.now()),
         done=request.query_params.get("done"))
 

@@ -27,6 +27,7 @@ from chefoskop import clock
 from models import Organisation, Person
 from models.schemas.auth import LoginIn, PasswordChange, SessionOut
 from models.schemas.organisation import OrganisationOut, PersonOut
+from surveys.distribution import task_survey_link
 
 router = public_router("auth")
 signed_in = api_router("auth")
@@ -127,13 +128,16 @@ links = public_router("auth")
            responses={303: {"description": "Signed in; on to the task"}, 410: {"description": "Gone"}})
 def task_link(token: Annotated[str, Path(max_length=600)], request: Request, db: SessionDep,
               settings: SettingsDep) -> RedirectResponse:
-    """Sign in from the personal link in a task e-mail, then go to the task."""
+    """Sign in from the personal link in a task e-mail, then go to the task (a respondent: on to
+    their questionnaire)."""
     person, task = check_task_link(db, request, token)
     now = clock.now()
     previous = load_session(db, request.cookies.get(cookie_name(settings)), settings, now)
     if previous is not None:
         end_session(previous, now)
     _, cookie = start_session(db, person, "link", settings, now)
-    response = RedirectResponse(f"/tasks/{task.id}", status_code=303)
+    # A respondent's task leads straight on to their own questionnaire.
+    target = task_survey_link(db, task, person.id, base_url="/") or f"/tasks/{task.id}"
+    response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, cookie, settings)
     return response

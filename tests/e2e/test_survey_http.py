@@ -170,3 +170,25 @@ def test_odd_numbers_are_refused_not_500(client: TestClient, sw: SurveyWorld, se
     response = client.post(sw.link(session_factory, _manager(sw)), data={field: value, "action": "save"})
     assert response.status_code == 422
     assert f'id="{field}-error"' in response.text
+
+
+def test_a_respondents_task_link_leads_to_their_questionnaire(client: TestClient, sw: SurveyWorld,
+                                                               session_factory) -> None:
+    from models import Task
+    from notifications.links import make_task_token
+
+    manager = _manager(sw)
+    with session_factory() as s:
+        task = s.scalar(select(Task).where(Task.activity_key == "answer_survey_1", Task.status == "open",
+                                           Task.candidates.any(person_id=manager)))
+        token = make_task_token(task.id, manager, task.route_version)
+    own = sw.link(session_factory, manager)
+    # The mail's task link signs the manager in and goes straight on to the questionnaire.
+    assert client.get(f"/t/{token}").headers["location"] == own
+    page = client.get(f"/tasks/{task.id}")
+    assert page.status_code == 200 and f'href="{own}"' in page.text
+    assert "Markera som klar" not in page.text  # answering, not a button, completes it
+    client.post(own, data=_all_answers(client.get(own).text))
+    after = client.get(f"/tasks/{task.id}").text
+    assert f'href="{own}"' not in after  # answered: nothing more is asked of them
+    assert client.get(f"/t/{token}").headers["location"] == f"/tasks/{task.id}"
