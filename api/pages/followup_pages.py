@@ -16,7 +16,7 @@ from api.pages.render import FormDep, PagePrincipal, PageRoute, page_locale, ren
 from flows import engine
 from flows.engine.cycle import evaluation_form_data, evaluation_task
 from flows.errors import EngineError, InvalidData
-from models import DevelopmentArea, Process, ProcessEvaluation, Unit
+from models import DevelopmentArea, Process, ProcessEvaluation, Survey, Unit
 from roles import permissions as perm
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -111,7 +111,14 @@ def _evaluation_page(request: Request, db: Session, principal, process_id: int, 
     evaluations = list(db.scalars(select(ProcessEvaluation).where(ProcessEvaluation.process_id == process.id)
                                   .order_by(ProcessEvaluation.id)))
     following = db.scalar(select(Process.id).where(Process.previous_process_id == process.id))
+    # A mapping run again (a later round, or any mapping of a follow-on cycle) has a before/after
+    # comparison in the results report, which those running the process may open.
+    closed = select(Survey.id).where(Survey.process_id == process.id, Survey.status == "closed")
+    if process.previous_process_id is None:
+        closed = closed.where(Survey.round > 1)
+    rerun = db.scalar(closed.limit(1))
     return render_page(request, "evaluation.html", status=status, title=process.name, process=process,
+                       comparison=rerun is not None and perm.can_manage_surveys(principal.viewer, facts),
                        evaluations=evaluations, task=evaluation_task(db, process.id), following=following,
                        may_evaluate=process.status == "running"
                        and perm.can_evaluate_process(principal.viewer, facts),

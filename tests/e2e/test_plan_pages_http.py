@@ -10,7 +10,8 @@ from sqlalchemy import select
 from flows import engine
 from flows.engine.cycle import plans_without_follow_up
 from flows.engine.followup import REVIEWED_STATES
-from models import Action, ActionPlan, Person, ProcessEvaluation
+from models import Action, ActionPlan, Person, ProcessEvaluation, Survey
+from surveys.distribution import close_survey, start_rerun
 from tests import helpers
 from tests.e2e.test_pages_actions import state
 from tests.e2e.test_pages_http import sign_in
@@ -116,3 +117,11 @@ def test_the_evaluation_is_recorded_at_step_9(client: TestClient, session_factor
     with session_factory() as s:
         assert s.scalar(select(ProcessEvaluation.what_to_change).where(
             ProcessEvaluation.process_id == pid)) == "Kortare tider"
+    report_link = f'href="/processes/{pid}/report"'
+    assert report_link not in page.text  # no mapping run again yet: nothing to compare
+    with session_factory() as s:  # the first mapping run again in follow-up, and closed
+        ctx = helpers.ctx_for(s, world.ids["processledare"], now)
+        first = s.scalar(select(Survey.id).where(Survey.process_id == pid, Survey.step_no == 4))
+        close_survey(ctx, start_rerun(ctx, first).id)
+        s.commit()
+    assert report_link in client.get(f"/processes/{pid}/evaluation").text
