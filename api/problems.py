@@ -2,20 +2,26 @@
 
 Every refusal the API gives passes through here: engine errors, validation
 errors, missing routes, sign-in and permission refusals, database conflicts.
-Anything unexpected becomes a 500 problem and is logged; tests treat that as a bug.
+A database that cannot be reached or is busy (a cut or refused connection, an
+exhausted pool, a locked SQLite file) is a 503 with ``Retry-After``; pages get it
+as an HTML page. Anything unexpected becomes a 500 problem and is logged; tests
+treat that as a bug.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -58,6 +64,7 @@ class Issue:
     row: int | None = None
     column: str | None = None
     sheet: str | None = None
+    message: str | None = None  # already in the reader's words (a check that explains itself)
 
 
 class ApiProblem(Exception):
@@ -120,7 +127,7 @@ def _safe_params(params: Mapping[str, Any]) -> dict[str, Any]:
 def _error_entry(locale: str, issue: Issue) -> dict[str, Any]:
     label = issue.label or field_label(locale, issue.field)
     entry = {"field": issue.field, "reason": issue.reason,
-             "message": field_message(locale, label, issue.reason, **issue.params)}
+             "message": issue.message or field_message(locale, label, issue.reason, **issue.params)}
     for key in ("row", "column", "sheet"):
         if getattr(issue, key) is not None:
             entry[key] = getattr(issue, key)
@@ -221,9 +228,80 @@ async def _on_data_error(request: Request, exc: DataError) -> JSONResponse:
     return problem_response(request, 422, "invalid_data")
 
 
-async def _on_operational(request: Request, exc: OperationalError) -> JSONResponse:
-    log.warning("database unavailable on %s: %s", request.url.path, exc.orig)
-    return problem_response(request, 503, "service_unavailable", headers={"Retry-After": "2"})
+# SQLite's OperationalError also covers mistakes in SQL ("no such table"); only these
+# mean the file is busy or out of reach for now.
+SQLITE_TRANSIENT = ("database is locked", "database table is locked", "database is busy",
+                    "disk i/o error", "unable to open database file")
+
+
+def _psycopg_operational() -> tuple[type[BaseException], ...]:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return ()
+    return (psycopg.OperationalError,)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database is unreachable or busy for now, so a retry may work.
+
+    True for a connection that was cut or refused (SQLAlchemy marks it
+    ``connection_invalidated``), any PostgreSQL OperationalError (server shutting
+    down, connection refused, lock or statement timeout, serialization failure),
+    a pool with no connection to give in time, and a locked or unreadable SQLite
+    file. Programming mistakes that SQLite also reports as OperationalError are not.
+    """
+    if isinstance(exc, PoolTimeout):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        if isinstance(exc.orig, sqlite3.Error):
+            text = str(exc.orig).lower()
+            return isinstance(exc.orig, sqlite3.OperationalError) and any(
+                marker in text for marker in SQLITE_TRANSIENT)
+        return isinstance(exc, OperationalError)
+    return isinstance(exc, _psycopg_operational())
+
+
+def retry_after_seconds(request: Request) -> int:
+    """Seconds a client should wait before retrying while the database is unavailable."""
+    settings = getattr(request.app.state, "settings", None)
+    return getattr(settings, "db_retry_after_seconds", 2)
+
+
+def _unavailable_page(request: Request, headers: dict[str, str]):
+    """The 503 as an HTML page for page routes, or None for API routes."""
+    from api.pages.render import PageRoute, error_page
+
+    if not isinstance(request.scope.get("route"), PageRoute):
+        return None
+    # The page's language would come from the signed-in person, whose row a rollback
+    # has expired: reading it would ask the database again. Keep the language the
+    # request already settled on instead.
+    if getattr(request.state, "principal", None) is not None:
+        locale = getattr(request.state, "locale", None)
+        request.state.principal = SimpleNamespace(person=SimpleNamespace(locale=locale)) \
+            if locale else None
+    try:
+        response = error_page(request, 503, "service_unavailable")
+    except Exception:  # the page needs nothing from the database, but never fail twice
+        log.exception("could not render the 503 page for %s", request.url.path)
+        return None
+    response.headers.update(headers)
+    return response
+
+
+async def _on_database_error(request: Request, exc: Exception):
+    if not database_unavailable(exc):
+        return await _on_unexpected(request, exc)
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                getattr(exc, "orig", None) or exc)
+    headers = {"Retry-After": str(retry_after_seconds(request))}
+    page = _unavailable_page(request, headers)
+    if page is not None:
+        return page
+    return problem_response(request, 503, "service_unavailable", headers=headers)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -240,5 +318,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, _on_integrity)
     app.add_exception_handler(StaleDataError, _on_stale)
     app.add_exception_handler(DataError, _on_data_error)
-    app.add_exception_handler(OperationalError, _on_operational)
+    for unavailable in (DBAPIError, PoolTimeout, *_psycopg_operational()):
+        app.add_exception_handler(unavailable, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected)

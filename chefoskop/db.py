@@ -7,19 +7,31 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from chefoskop.settings import get_settings
+from chefoskop.settings import Settings, get_settings
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine with the options each backend needs."""
+def make_engine(url: str, settings: Settings | None = None) -> Engine:
+    """Create an engine with the options each backend needs.
+
+    PostgreSQL: every checkout is pinged first (``pool_pre_ping``), so connections
+    a restarted or cut server left behind are replaced without restarting the app;
+    new connections and free pool slots are waited for a bounded time
+    (``db_connect_timeout_seconds``, ``db_pool_timeout_seconds``), and TCP
+    keepalives notice a peer that vanished without a word. SQLite: writers wait
+    ``sqlite_busy_timeout_seconds`` for another writer's lock. The API answers
+    all of these failures with 503 and Retry-After (``api/problems.py``).
+    """
+    settings = settings or get_settings()
     if url.startswith("sqlite"):
         if ":///" in url and not url.endswith(":memory:"):
             from pathlib import Path
 
             Path(url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        busy = settings.sqlite_busy_timeout_seconds
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
@@ -32,11 +44,18 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    connect_args: dict[str, int] = {}
+    if url.startswith("postgresql"):
+        query = make_url(url).query
+        defaults = {"connect_timeout": settings.db_connect_timeout_seconds, "keepalives": 1,
+                    "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+        connect_args = {k: v for k, v in defaults.items() if k not in query}
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                         pool_timeout=settings.db_pool_timeout_seconds, connect_args=connect_args)
 
 
 @lru_cache

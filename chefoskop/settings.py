@@ -20,6 +20,13 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path("data")
     database_url: str | None = None
+    # While the database is unreachable or busy requests answer 503 with this Retry-After.
+    db_retry_after_seconds: int = Field(default=2, ge=1, le=3600)
+    # PostgreSQL: how long to wait for a new connection, and for a free one from the pool.
+    db_connect_timeout_seconds: int = Field(default=5, ge=1)
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    # SQLite: how long a writer waits for another's lock before the request gives up (503).
+    sqlite_busy_timeout_seconds: float = Field(default=30.0, ge=0)
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
     base_url: str = "http://127.0.0.1:8000"
     default_locale: Literal["sv", "en"] = "sv"
