@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import TypeVar
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import bindparam, func, inspect, select
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.util import identity_key
 
@@ -42,6 +42,17 @@ def _in_session(session: Session, model: type[T], obj_id: int) -> T | None:
     return obj if obj is not None and not inspect(obj).expired else None
 
 
+# Built once: building a statement costs more Python than its cached compilation.
+_LOAD_TASK = (
+    select(Task, Process, StepInstance, Organisation)
+    .join(Process, Process.id == Task.process_id)
+    .join(Organisation, Organisation.id == Process.organisation_id)
+    .join(StepInstance, StepInstance.id == Task.step_id)
+    .where(Task.id == bindparam("task_id"))
+    .options(joinedload(Task.candidates))
+)
+
+
 def load_task(ctx: Context, task_id: int) -> tuple[Task, Process, StepInstance]:
     """A task with its candidates, process (and organisation) and step: one query, or none
     when the session already holds them; NotFound when there is no such task."""
@@ -49,14 +60,7 @@ def load_task(ctx: Context, task_id: int) -> tuple[Task, Process, StepInstance]:
     task = _in_session(session, Task, task_id)
     if task is not None:
         return task, get(session, Process, task.process_id), get(session, StepInstance, task.step_id)
-    row = session.execute(
-        select(Task, Process, StepInstance, Organisation)
-        .join(Process, Process.id == Task.process_id)
-        .join(Organisation, Organisation.id == Process.organisation_id)
-        .join(StepInstance, StepInstance.id == Task.step_id)
-        .where(Task.id == task_id)
-        .options(joinedload(Task.candidates))
-    ).unique().first()
+    row = session.execute(_LOAD_TASK, {"task_id": task_id}).unique().first()
     if row is None:
         raise NotFound(f"Task {task_id} not found", entity="Task", id=task_id)
     task, process, step, organisation = row
