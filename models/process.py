@@ -64,6 +64,7 @@ class Task(Base):
     __table_args__ = (
         Index("ix_task_open_due", "status", "due_date"),
         Index("ix_task_step_activity", "step_id", "activity_key", "iteration"),
+        Index("ix_task_step_status", "step_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
