@@ -14,7 +14,6 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -276,13 +275,8 @@ def _unavailable_page(request: Request, headers: dict[str, str]):
 
     if not isinstance(request.scope.get("route"), PageRoute):
         return None
-    # The page's language would come from the signed-in person, whose row a rollback
-    # has expired: reading it would ask the database again. Keep the language the
-    # request already settled on instead.
-    if getattr(request.state, "principal", None) is not None:
-        locale = getattr(request.state, "locale", None)
-        request.state.principal = SimpleNamespace(person=SimpleNamespace(locale=locale)) \
-            if locale else None
+    # The page's language is the one the request settled on when it was signed in
+    # (``request.state.locale``): nothing is read from the database again.
     try:
         response = error_page(request, 503, "service_unavailable")
     except Exception:  # the page needs nothing from the database, but never fail twice

@@ -17,14 +17,14 @@ from urllib.parse import quote, urlencode
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.responses import Response
 
 from api.deps import FORM_TYPES, Principal, current_principal
 from api.messages import problem_text
 from api.pages.labels import label_helpers
-from api.problems import ApiProblem
+from api.problems import ApiProblem, database_unavailable, retry_after_seconds
 from api.routing import UnitOfWorkRoute
 from chefoskop.i18n import SUPPORTED_LOCALES, normalise_locale
 from flows.errors import EngineError
@@ -53,6 +53,11 @@ def page_locale(request: Request) -> str:
     cookie = request.cookies.get(LANG_COOKIE)
     if cookie in SUPPORTED_LOCALES:
         return cookie
+    # Set from the signed-in person when they were resolved; read from there, not from the
+    # person's row, which a rollback (a refusal, an outage) expires.
+    settled = getattr(request.state, "locale", None)
+    if settled in SUPPORTED_LOCALES:
+        return settled
     principal = getattr(request.state, "principal", None)
     if principal is not None:
         return normalise_locale(principal.person.locale)
@@ -105,9 +110,12 @@ def _refusal(request: Request, exc: Exception) -> Response | None:
         return error_page(request, exc.status, exc.code, exc.params)
     if isinstance(exc, EngineError):
         return error_page(request, exc.status, exc.code, exc.params)
+    if database_unavailable(exc):  # a database that is out of reach or busy for now
+        response = error_page(request, 503, "service_unavailable")
+        response.headers["Retry-After"] = str(retry_after_seconds(request))
+        return response
     found = {RequestValidationError: (404, "not_found"), StaleDataError: (409, "stale_version"),
-             IntegrityError: (409, "conflict"), DataError: (422, "invalid_data"),
-             OperationalError: (503, "service_unavailable")}
+             IntegrityError: (409, "conflict"), DataError: (422, "invalid_data")}
     for kind, (status, code) in found.items():
         if isinstance(exc, kind):
             return error_page(request, status, code)

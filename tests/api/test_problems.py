@@ -103,11 +103,13 @@ def test_missing_objects_and_routes(client, world):
 def test_stale_version_is_409(client, world):
     task = world.task("process_plan")
     h = world.h("processledare")
-    body = {"data": {"purpose": "a", "goals": "b", "scope": "c"}, "expected_version": task.version - 1}
+    seen = task.version
+    assert client.post(f"/api/v1/tasks/{task.id}/claim", headers=h).status_code == 200  # a change
+    body = {"data": {"purpose": "a", "goals": "b", "scope": "c"}, "expected_version": seen}
     r = problem(client.post(f"/api/v1/tasks/{task.id}/complete", json=body, headers=h), 409)
     assert r["code"] == "stale_version"
-    assert r["params"]["current"] == task.version and r["params"]["expected"] == task.version - 1
-    assert world.task("process_plan").status == "open"
+    assert r["params"]["current"] == seen + 1 and r["params"]["expected"] == seen
+    assert world.task("process_plan").status == "claimed"
 
 
 def test_oversized_bodies_are_refused(client, world, app):
