@@ -16,7 +16,7 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from api.problems import ApiProblem, request_locale
+from api.problems import ApiProblem, request_locale, retry_after_seconds
 from api.security.sessions import CSRF_FIELD, CSRF_HEADER, cookie_name, csrf_matches, load_session
 from api.security.tokens import find_token
 from chefoskop import clock
@@ -66,13 +66,23 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     from chefoskop import db
 
     maker = db.get_sessionmaker()
-    async with _session_slots(request, maker):
+    slots = _session_slots(request, maker)
+    try:
+        # As long as the pool itself would let a request wait for a connection, then a 503.
+        async with asyncio.timeout(request.app.state.settings.db_pool_timeout_seconds):
+            await slots.acquire()
+    except TimeoutError:
+        raise ApiProblem(503, "service_unavailable",
+                         headers={"Retry-After": str(retry_after_seconds(request))}) from None
+    try:
         session = maker()
         request.state.db = session
         try:
             yield session
         finally:
             await run_in_threadpool(session.close)
+    finally:
+        slots.release()
 
 
 SessionDep = Annotated[Session, Depends(get_db)]

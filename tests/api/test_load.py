@@ -67,3 +67,29 @@ def test_a_hundred_concurrent_clients_are_all_answered(app, world: World, record
     assert claimed == events_before + 1  # the one claim, audited once
     record_property("load", f"{reads + 20} requests from {CLIENTS + 20} concurrent clients in "
                     f"{seconds:.1f} s ({(reads + 20) / seconds:.0f} requests/s), all answered")
+
+
+def test_a_request_that_cannot_get_a_session_in_time_is_a_clean_503(session_factory, world: World) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from chefoskop.settings import get_settings
+
+    settings = get_settings().model_copy(update={"db_pool_timeout_seconds": 0.3})
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
+        headers = world.h("processledare")
+        assert client.get("/api/v1/tasks", headers=headers).status_code == 200  # slots made
+        _, slots = client.app.state.db_slots
+        held = 0
+        while not slots.locked():  # every slot taken, as by requests that hold them
+            client.portal.call(slots.acquire)
+            held += 1
+        started = time.perf_counter()
+        busy = client.get("/api/v1/tasks", headers=headers)
+        waited = time.perf_counter() - started
+        assert busy.status_code == 503 and busy.headers["content-type"] == "application/problem+json"
+        assert busy.json()["code"] == "service_unavailable" and int(busy.headers["retry-after"]) >= 1
+        assert 0.3 <= waited < 5
+        for _ in range(held):
+            client.portal.call(slots.release)
+        assert client.get("/api/v1/tasks", headers=headers).status_code == 200
