@@ -103,28 +103,33 @@ def unit_holders(data: RoleData, role: str, now: datetime) -> dict[int, int | No
 
 
 def load_role_data(session: Session, process_id: int) -> RoleData:
-    """Read the role assignments, body members and delegations of one process."""
+    """Read the role assignments, body members and delegations of one process (two queries)."""
     from models import BodyMember, Delegation, RoleAssignment
 
-    rows = session.scalars(
-        select(RoleAssignment).where(RoleAssignment.process_id == process_id)
+    rows = session.execute(
+        select(RoleAssignment.id, RoleAssignment.role, RoleAssignment.person_id,
+               RoleAssignment.body_id, RoleAssignment.unit_id, RoleAssignment.valid_from,
+               RoleAssignment.valid_to, BodyMember.person_id)
+        .outerjoin(BodyMember, BodyMember.body_id == RoleAssignment.body_id)
+        .where(RoleAssignment.process_id == process_id)
+        .order_by(RoleAssignment.id)
     ).all()
-    assignments = tuple(
-        Assignment(r.role, r.person_id, r.body_id, r.unit_id, r.valid_from, r.valid_to)
-        for r in rows
-    )
-    body_ids = {a.body_id for a in assignments if a.body_id is not None}
+    assignments: dict[int, Assignment] = {}
     members: dict[int, list[int]] = {}
-    if body_ids:
-        for m in session.scalars(select(BodyMember).where(BodyMember.body_id.in_(body_ids))):
-            members.setdefault(m.body_id, []).append(m.person_id)
+    for row_id, role, person_id, body_id, unit_id, valid_from, valid_to, member_id in rows:
+        if row_id not in assignments:
+            assignments[row_id] = Assignment(role, person_id, body_id, unit_id, valid_from, valid_to)
+        if member_id is not None and member_id not in members.setdefault(body_id, []):
+            members[body_id].append(member_id)
     delegations = tuple(
-        DelegationView(
-            d.role, d.from_person_id, d.to_person_id, d.starts_at, d.ends_at, d.revoked_at
-        )
-        for d in session.scalars(select(Delegation).where(Delegation.process_id == process_id))
+        DelegationView(*d)
+        for d in session.execute(select(
+            Delegation.role, Delegation.from_person_id, Delegation.to_person_id,
+            Delegation.starts_at, Delegation.ends_at, Delegation.revoked_at,
+        ).where(Delegation.process_id == process_id).order_by(Delegation.id))
     )
-    return RoleData(assignments, {k: tuple(v) for k, v in members.items()}, delegations)
+    return RoleData(tuple(assignments.values()), {k: tuple(v) for k, v in members.items()},
+                    delegations)
 
 
 def load_role_data_for(session: Session, process_id: int, person_id: int) -> RoleData:

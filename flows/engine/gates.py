@@ -7,11 +7,12 @@ from datetime import date
 from sqlalchemy import select
 
 from flows.engine.core import Context, check_version, create, transition
-from flows.engine.notify import process_payload, send_to_role, step_payload
+from flows.engine.notify import people, process_payload, send, send_to_role, step_payload
 from flows.engine.queries import current_gates, get, step_spec
 from flows.engine.roster import require_role
 from flows.errors import IllegalTransition, InvalidData
-from models import Consultation, Gate, Person, Process, StepInstance
+from models import Consultation, Gate, Process, StepInstance
+from roles.resolve import resolve
 
 
 def _gate_payload(ctx: Context, process: Process, gate: Gate) -> dict:
@@ -61,10 +62,14 @@ def _settle(ctx: Context, process: Process, gate: Gate, to_state: str, *, decisi
     transition(ctx, gate, "gate", to_state, organisation_id=process.organisation_id,
                process_id=process.id, action=decision,
                data={"reason": reason} if reason else None)
-    decider = get(ctx.session, Person, ctx.actor.person_id).name if ctx.actor.person_id else None
+    # The processledare told and the decider named: one read of the people.
+    told = resolve(ctx.role_data(process.id), "processledare", ctx.now)
+    found = {p.id: p for p in people(ctx, [*told, ctx.actor.person_id])}
+    decider = found.get(ctx.actor.person_id) if ctx.actor.person_id is not None else None
     payload = {**_gate_payload(ctx, process, gate), "decision": to_state, "reason": reason,
-               "decided_by_name": decider}
-    send_to_role(ctx, "gate_decided", process, "processledare", payload)
+               "decided_by_name": decider.name if decider else None}
+    send(ctx, "gate_decided", [found[i] for i in sorted(told) if i in found], payload,
+         process_id=process.id)
 
 
 def decide_gate(ctx: Context, gate_id: int, decision: str, *, reason: str | None = None,
