@@ -113,6 +113,7 @@ REASONS: dict[str, str] = {
     "no_sheets": N_("The workbook has none of the sheets units, people or roles."),
     "missing_reviews": N_("These actions need a review: %(actions)s."),
     "no_mandate": N_("The person holds no role with mandate at this level."),
+    "holds_active_role": N_("The person still holds a role in a running process; hand it over first."),
     "not_in_plan": N_("The action is not part of this plan."),
     "not_after_meeting": N_("The next follow-up must come after the meeting."),
     "not_a_plan_area": N_("Name one of the plan's development areas."),

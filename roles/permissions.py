@@ -66,6 +66,16 @@ def can_edit_person(viewer: Viewer, organisation_id: int, person_id: int) -> boo
     )
 
 
+def can_export_person(viewer: Viewer, organisation_id: int, person_id: int) -> bool:
+    """Everything kept about a person (GDPR access): the person themselves, or the admin."""
+    return can_edit_person(viewer, organisation_id, person_id)
+
+
+def can_erase_person(viewer: Viewer, organisation_id: int) -> bool:
+    """Anonymising a person (GDPR erasure) is the organisation admin's."""
+    return can_manage_structure(viewer, organisation_id)
+
+
 def can_see_process(viewer: Viewer, facts: ProcessFacts) -> bool:
     """People see the processes they take part in; the organisation admin sees them all."""
     if not same_organisation(viewer, facts.organisation_id):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query, Response
 from sqlalchemy import func, or_, select
@@ -13,6 +13,7 @@ from api.deps import EngineCtx, PagingDep, PathId, SessionDep, ViewerDep
 from api.problems import invalid, not_found
 from api.routing import api_router
 from api.security.passwords import hash_password
+from chefoskop.privacy import erase_person, export_person
 from flows.engine import Context, record
 from models import Body, Organisation, Person, Unit
 from models.schemas.common import Page
@@ -208,6 +209,26 @@ def set_password(person_id: PathId, body: PasswordSet, db: SessionDep, viewer: V
     person.password_hash = hash_password(body.password)
     _audit(ctx, person.organisation_id, "person", person.id, "password_set", {})
     return Response(status_code=204)
+
+
+@router.get("/people/{person_id}/export", response_model=dict[str, Any])
+def export_person_data(person_id: PathId, db: SessionDep, viewer: ViewerDep, ctx: EngineCtx) -> dict:
+    """Everything chefoskop keeps about the person (a GDPR access request): for the person
+    themselves or the organisation admin; every export is in the audit trail."""
+    person = org_person(db, viewer, person_id)
+    require(perm.can_export_person(viewer, person.organisation_id, person.id))
+    data = export_person(db, person.id)
+    _audit(ctx, person.organisation_id, "person", person.id, "exported", {})
+    return data
+
+
+@router.post("/people/{person_id}/erase", response_model=PersonOut)
+def erase_person_data(person_id: PathId, db: SessionDep, viewer: ViewerDep, ctx: EngineCtx) -> Person:
+    """Anonymise the person (GDPR erasure; the organisation admin). Refused while they hold a
+    role in a running process; the history keeps its shape and every survey result stays."""
+    person = org_person(db, viewer, person_id)
+    require(perm.can_erase_person(viewer, person.organisation_id))
+    return erase_person(ctx, person.id)
 
 
 @router.get("/bodies", response_model=list[BodyOut])

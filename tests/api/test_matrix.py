@@ -81,6 +81,20 @@ def _consultation_open(w: World) -> None:
     finish_live_tasks(w)
 
 
+def _spare_person_id(w: World) -> int:
+    """A person of our organisation with no role anywhere (one the admin may erase)."""
+    from models import Person
+
+    found = w.session.scalar(select(Person.id).where(Person.email == "spare.person@test.se"))
+    if found is None:
+        spare = Person(organisation_id=w.people["chef"].organisation_id, name="Sara Spare",
+                       email="spare.person@test.se")
+        w.session.add(spare)
+        w.session.commit()
+        found = spare.id
+    return found
+
+
 def _token_id(w: World) -> int:
     from models import ApiToken
 
@@ -111,6 +125,8 @@ CASES = [
          only("admin", "chef"), body=lambda w: {"digest": True}),
     Case("password set", "POST", lambda w: f"{P}/people/{w.people['chef'].id}/password",
          only("admin"), body=lambda w: {"password": "ett långt lösenord"}),
+    Case("person export", "GET", lambda w: f"{P}/people/{w.people['chef'].id}/export", only("admin", "chef")),
+    Case("person erase", "POST", lambda w: f"{P}/people/{_spare_person_id(w)}/erase", only("admin")),
     Case("bodies", "GET", lambda w: f"{P}/bodies", EVERYONE),
     Case("processes", "GET", lambda w: f"{P}/processes", EVERYONE),
     Case("process start", "POST", lambda w: f"{P}/processes", only("admin", foreign=422),
