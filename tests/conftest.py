@@ -21,9 +21,16 @@ os.environ.setdefault("CHEFOSKOP_FLOW_MODE", "direct")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
 import models  # noqa: E402
 from chefoskop.db import make_engine  # noqa: E402
 from chefoskop.migrate import upgrade  # noqa: E402
+
+# Property tests judge behaviour, never speed: no per-example deadline (a loaded CI machine
+# would otherwise fail a correct example for being slow).
+hypothesis_settings.register_profile("chefoskop", deadline=None)
+hypothesis_settings.load_profile("chefoskop")
 
 
 def _create_postgres_database(base_url: str) -> str:
