@@ -164,3 +164,42 @@ def test_one_environment_escapes_html_but_not_text() -> None:
     assert env is get_environment()
     assert env.autoescape("mail/base.html") is True  # type: ignore[operator]
     assert env.autoescape("mail/base.txt") is False  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("kind", ["task_assigned", "meeting_invite"])
+def test_built_message_parses_back_to_what_was_rendered(kind: str) -> None:
+    """The pre-encoded MIME build: headers decode to the rendered text, bodies to the rendered
+    parts, a long Swedish subject and a non-ASCII name survive, a line starting "From " too."""
+    from datetime import UTC, datetime
+    from email import message_from_bytes, policy
+
+    from chefoskop.settings import Settings
+    from notifications.render import RenderedMail, build_mime
+
+    rendered = render(kind, "sv", SAMPLES[kind], base_url=BASE_URL, recipient_id=5)
+    long_subject = "Påminnelse: " + " ".join(["åtgärdsområdena på nivåerna"] * 6)
+    text = rendered.text + "\nFrom now on, nothing changes.\n" + "Å" * 200 + "\n"
+    mail = RenderedMail(subject=long_subject, text=text, html=rendered.html, ics=rendered.ics)
+    settings = Settings(mail_from="Chefoskop Västra <noreply@vs.example>")
+    message = build_mime(mail, recipient_email="anna@vs.example", recipient_name="Åsa Öberg-Ängström",
+                         message_id="<row-5@chefoskop.local>", locale="sv", settings=settings,
+                         now=datetime(2027, 4, 1, 8, 0, tzinfo=UTC))
+    raw = message.as_bytes()
+    assert all(len(line) <= 998 for line in raw.split(b"\n")) and raw.isascii()
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert parsed["Subject"] == long_subject
+    assert parsed["To"].addresses[0].display_name == "Åsa Öberg-Ängström"
+    assert parsed["From"].addresses[0].display_name == "Chefoskop Västra"
+    assert parsed["Message-ID"] == "<row-5@chefoskop.local>" and parsed["Content-Language"] == "sv"
+    parts = {p.get_content_type(): p for p in parsed.walk() if not p.is_multipart()}
+    assert parts["text/plain"].get_content().replace("\r\n", "\n") == text
+    # (a quoted-printable body ends with a line break; the HTML is otherwise the same)
+    assert parts["text/html"].get_content().replace("\r\n", "\n").rstrip("\n") == rendered.html.rstrip("\n")
+    if rendered.ics is not None:
+        assert parts["text/calendar"].get_param("method") == "REQUEST"
+        assert parts["text/calendar"].get_payload(decode=True) == rendered.ics
+    # The same row builds the same bytes (a resend is recognisably the same message).
+    again = build_mime(mail, recipient_email="anna@vs.example", recipient_name="Åsa Öberg-Ängström",
+                       message_id="<row-5@chefoskop.local>", locale="sv", settings=settings,
+                       now=datetime(2027, 4, 1, 8, 0, tzinfo=UTC))
+    assert again.as_bytes() == raw
