@@ -68,8 +68,8 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     maker = db.get_sessionmaker()
     slots = _session_slots(request, maker)
     try:
-        # As long as the pool itself would let a request wait for a connection, then a 503.
-        async with asyncio.timeout(request.app.state.settings.db_pool_timeout_seconds):
+        # Queueing here costs nothing but the wait; past the queue timeout, a clean 503.
+        async with asyncio.timeout(request.app.state.settings.db_queue_timeout_seconds):
             await slots.acquire()
     except TimeoutError:
         raise ApiProblem(503, "service_unavailable",

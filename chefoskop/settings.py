@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     # PostgreSQL: how long to wait for a new connection, and for a free one from the pool.
     db_connect_timeout_seconds: int = Field(default=5, ge=1)
     db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Web requests queue for a database session (as many at once as the pool has connections);
+    # one that has waited this long answers 503 with Retry-After instead.
+    db_queue_timeout_seconds: float = Field(default=30.0, gt=0)
     # SQLite: how long a writer waits for another's lock before the request gives up (503).
     sqlite_busy_timeout_seconds: float = Field(default=30.0, ge=0)
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET)

@@ -75,7 +75,7 @@ def test_a_request_that_cannot_get_a_session_in_time_is_a_clean_503(session_fact
     from api.app import create_app
     from chefoskop.settings import get_settings
 
-    settings = get_settings().model_copy(update={"db_pool_timeout_seconds": 0.3})
+    settings = get_settings().model_copy(update={"db_queue_timeout_seconds": 0.3})
     with TestClient(create_app(settings), base_url="https://testserver") as client:
         headers = world.h("processledare")
         assert client.get("/api/v1/tasks", headers=headers).status_code == 200  # slots made
