@@ -52,12 +52,15 @@ def find_person(db, email: str, settings: Settings) -> Person | None:
 
 
 async def _identity(request: Request) -> str:
-    from authlib.integrations.base_client import OAuthError
+    from authlib.common.errors import AuthlibBaseError
+    from joserfc.errors import JoseError
 
     client = request.app.state.oauth.create_client(CLIENT_NAME)
     try:
         token = await client.authorize_access_token(request)
-    except OAuthError:
+    except (AuthlibBaseError, JoseError):
+        # OAuthError (state, provider errors, a refused code) and an ID token that fails
+        # verification (signature, issuer, audience, expiry, nonce: joserfc's JoseError).
         raise ApiProblem(400, "sign_on_failed") from None
     info = token.get("userinfo") or {}
     email = info.get("email")
