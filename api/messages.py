@@ -56,6 +56,8 @@ PROBLEMS: dict[str, tuple[str, str]] = {
     "not_configured": (N_("Not configured"), N_("Single sign-on is not set up here.")),
     "sign_on_failed": (N_("Single sign-on failed"),
                        N_("The identity provider did not confirm who you are.")),
+    "sign_on_unavailable": (N_("Single sign-on is out of reach"),
+                            N_("The identity provider cannot be reached just now. Try again in a moment.")),
     "no_account": (N_("No account"), N_("There is no active account for this address.")),
     "service_unavailable": (N_("Try again shortly"),
                             N_("The service is busy. Try again in a moment.")),

@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     oidc_client_secret: SecretStr | None = None
     oidc_scopes: str = "openid email profile"
     oidc_organisation: str | None = None  # slug of the organisation OIDC users belong to
+    # Sign in only on an e-mail the provider marks verified (email_verified: true). Turn off only
+    # for a provider that never sends the claim and vouches for its addresses itself (e.g. a
+    # Microsoft Entra ID tenant of the organisation's own).
+    oidc_require_verified_email: bool = True
 
     @property
     def oidc_enabled(self) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
@@ -51,7 +52,11 @@ def find_person(db, email: str, settings: Settings) -> Person | None:
     return people[0] if len(people) == 1 else None
 
 
-async def _identity(request: Request) -> str:
+def _unreachable() -> ApiProblem:
+    return ApiProblem(502, "sign_on_unavailable")
+
+
+async def _identity(request: Request, settings: Settings) -> str:
     from authlib.common.errors import AuthlibBaseError
     from joserfc.errors import JoseError
 
@@ -62,9 +67,13 @@ async def _identity(request: Request) -> str:
         # OAuthError (state, provider errors, a refused code) and an ID token that fails
         # verification (signature, issuer, audience, expiry, nonce: joserfc's JoseError).
         raise ApiProblem(400, "sign_on_failed") from None
+    except httpx.HTTPError:  # the provider (its metadata, keys or token endpoint) is out of reach
+        raise _unreachable() from None
     info = token.get("userinfo") or {}
     email = info.get("email")
-    if not isinstance(email, str) or info.get("email_verified") is False:
+    verified = info.get("email_verified")
+    if (not isinstance(email, str) or verified is False
+            or (settings.oidc_require_verified_email and verified is not True)):
         raise ApiProblem(400, "sign_on_failed")
     return email
 
@@ -83,12 +92,15 @@ def install_oidc(app: FastAPI, settings: Settings) -> None:
     async def oidc_login(request: Request):
         """Go to the identity provider to sign in."""
         client = request.app.state.oauth.create_client(CLIENT_NAME)
-        return await client.authorize_redirect(request, str(request.url_for("oidc_callback")))
+        try:
+            return await client.authorize_redirect(request, str(request.url_for("oidc_callback")))
+        except httpx.HTTPError:  # its discovery document could not be fetched
+            raise _unreachable() from None
 
     @router.get("/auth/oidc/callback", response_class=RedirectResponse, status_code=303)
     async def oidc_callback(request: Request, db: SessionDep, settings: SettingsDep):
         """Back from the identity provider: sign in the person it vouches for."""
-        email = await _identity(request)
+        email = await _identity(request, settings)
         person = await run_in_threadpool(find_person, db, email, settings)
         if person is None:
             raise ApiProblem(403, "no_account")

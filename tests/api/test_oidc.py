@@ -285,3 +285,31 @@ def test_the_id_token_signature_is_checked(session_factory, api_clock, servers, 
         assert c.get("/api/v1/auth/session").json()["via"] == "oidc"
     else:
         assert_refused(r, 400, "sign_on_failed", c)
+
+
+def test_an_email_the_provider_does_not_mark_verified_is_refused_unless_configured(
+        session_factory, api_clock, servers, provider, world: World):
+    chef = world.people["chef"]
+    strict = make_client(servers, provider)
+    silent = user(provider, email=chef.email)  # no email_verified claim at all
+    assert_refused(sign_on(strict, provider, silent), 400, "sign_on_failed", strict)
+    trusting = make_client(servers, provider, oidc_require_verified_email=False)
+    assert sign_on(trusting, provider, silent).status_code == 303
+    assert trusting.get("/api/v1/auth/session").json()["person"]["id"] == chef.id
+    # An explicit "not verified" is refused even then.
+    denied = user(provider, email=chef.email, email_verified=False)
+    other = make_client(servers, provider, oidc_require_verified_email=False)
+    assert_refused(sign_on(other, provider, denied), 400, "sign_on_failed", other)
+
+
+def test_a_provider_out_of_reach_is_a_clean_502(session_factory, api_clock, servers, world: World):
+    with serving(oidc_provider_mock.app()) as gone:
+        c = make_client(servers, gone)
+        back = authorize_at_provider(start(c, gone), user(gone, email=world.people["chef"].email,
+                                                          email_verified=True))
+    # The provider stopped between the browser's visit and the app's code exchange.
+    assert_refused(c.get(back, follow_redirects=False), 502, "sign_on_unavailable", c)
+    never = make_client(servers, "http://127.0.0.1:9")  # nothing listens on the discard port
+    r = never.get(LOGIN, follow_redirects=False)
+    assert r.status_code == 502 and r.json()["code"] == "sign_on_unavailable"
+    assert r.json()["title"] == "Inloggning via identitetsleverantören går inte att nå"
