@@ -29,7 +29,7 @@ from models import (
 )
 from roles import permissions as perm
 from roles.permissions import ProcessFacts, TaskFacts, Viewer
-from roles.resolve import load_role_data, roles_of
+from roles.resolve import load_role_data_for, roles_of
 
 
 def involved_process_ids_query(person_id: int) -> Select:
@@ -50,7 +50,8 @@ def process_facts(db: Session, viewer: Viewer, process: Process,
     """The viewer's roles in and involvement with ``process``."""
     if not perm.same_organisation(viewer, process.organisation_id):
         return ProcessFacts(process.organisation_id)
-    roles = roles_of(load_role_data(db, process.id), viewer.person_id, now or clock.now())
+    roles = roles_of(load_role_data_for(db, process.id, viewer.person_id), viewer.person_id,
+                     now or clock.now())
     involved = db.scalar(
         select(Process.id).where(Process.id == process.id,
                                  Process.id.in_(involved_process_ids_query(viewer.person_id))))

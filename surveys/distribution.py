@@ -25,7 +25,7 @@ from flows.engine.core import Context, record
 from flows.engine.queries import step_spec
 from flows.rules import OPEN_TASK_STATES
 from models import Invitation, Person, Process, StepInstance, Survey, Task
-from roles.resolve import direct_holders, load_role_data
+from roles.resolve import direct_holders
 from surveys.errors import SurveyRefused
 from surveys.groups import ensure_groups, mapping_groups
 from surveys.links import make_token, new_nonce, survey_url
@@ -51,7 +51,7 @@ def _audit(ctx: Context, survey: Survey, action: str, from_state: str | None,
 
 
 def _respondents(ctx: Context, process: Process, include_management: bool) -> tuple[list[int], list[int]]:
-    data = load_role_data(ctx.session, process.id)
+    data = ctx.role_data(process.id)
     chefs = sorted(p for p, via in direct_holders(data, "chef", ctx.now).items() if via == "direct")
     management = sorted(direct_holders(data, "ledning", ctx.now)) if include_management else []
     return chefs, [p for p in management if p not in chefs]
