@@ -60,7 +60,7 @@ configure_prefect_environment()
 
 def deployment_name(step_no: int) -> str:
     """The full ``flow/deployment`` name of step ``step_no``'s deployment."""
-    from flows.steps import step_flow_name
+    from flows.opening import step_flow_name
 
     return f"{step_flow_name(step_no)}/{DEPLOYMENT_NAME}"
 
@@ -99,18 +99,18 @@ def start_queued(queued: list[tuple[int, int]], *, wait: bool = False) -> None:
 def run_pending_steps(*, wait: bool = True) -> dict[int, list[int]]:
     """Dispatch every queued step, grouped by step number (catch-up after a crash)."""
     from chefoskop.db import unit_of_work
+    from flows.definition import load_definition
     from flows.engine import queued_step_ids
-    from flows.steps import STEP_NUMBERS
 
     with unit_of_work() as session:
-        work = {n: queued_step_ids(session, n) for n in STEP_NUMBERS}
+        work = {s.number: queued_step_ids(session, s.number) for s in load_definition().steps}
     work = {n: ids for n, ids in work.items() if ids}
     start_step_flows(work, wait=wait)
     return work
 
 
 def _run_direct(work: Mapping[int, list[int]]) -> None:
-    from flows.steps import run_step
+    from flows.opening import run_step
 
     for step_no, ids in work.items():
         run_step(step_no, ids)

@@ -186,7 +186,7 @@ def _before_sweep(now: datetime) -> None:
     from chefoskop.db import unit_of_work
     from flows.dispatch import start_queued
     from flows.engine import expire_delegations, follow_up_reminders
-    from flows.steps import load_hook_modules
+    from flows.opening import load_hook_modules
 
     load_hook_modules()
     with unit_of_work() as session:

@@ -1,6 +1,6 @@
 """Registries the reminder sweep runs (``flows.sweep``), filled by other capabilities.
 
-Modules named in ``flows.steps.HOOK_MODULES`` append to these at import time:
+Modules named in ``flows.opening.HOOK_MODULES`` append to these at import time:
 
 - ``NOTICE_FILTERS``: each returns True when a task needs no reminder now (e.g.
   its survey is answered).

@@ -1,6 +1,6 @@
 """Engine hooks: opening step 4, 5 or 6 sends out that step's mapping.
 
-Listed in ``flows.steps.HOOK_MODULES`` so every worker registers these before it
+Listed in ``flows.opening.HOOK_MODULES`` so every worker registers these before it
 opens a step. Each hook runs in the step's transaction, right after ``open_step``.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from flows.engine.core import Context
-from flows.steps import after_open
+from flows.opening import after_open
 from flows.sweep import BEFORE_SWEEP, NOTICE_FILTERS
 from models import StepInstance, Task
 from surveys.distribution import awaiting_answer, close_due_surveys, open_survey
@@ -32,7 +32,7 @@ def answered_already(session: Session, task: Task) -> bool:
 
 def close_surveys_due(ctx: Context) -> Callable[[], None] | None:
     """Close surveys whose closing time passed; aggregate them once that is committed."""
-    from surveys.flows import start_aggregation
+    from surveys.aggregation import start_aggregation
 
     ids = close_due_surveys(ctx)
     return (lambda: start_aggregation(ids, wait=True)) if ids else None

@@ -43,7 +43,7 @@ def ctx_for(session: Session, person_id: int | None, now: datetime = NOW) -> eng
 def open_queued(session: Session, queued: list[tuple[int, int]], now: datetime = NOW) -> None:
     """Commit, then open queued steps as their step flow does (hooks included), at ``now``."""
     from chefoskop import clock
-    from flows.steps import run_step
+    from flows.opening import run_step
 
     session.commit()
     with clock.simulated_clock(lambda: now):

@@ -34,9 +34,9 @@ from chefoskop.i18n import format_percent, gettext
 from chefoskop.settings import get_settings
 from models import Process, Survey
 from surveys import report_view
+from surveys.aggregation import start_aggregation
 from surveys.distribution import close_survey, current_survey, extend_close, response_rates
 from surveys.errors import SurveyRefused
-from surveys.flows import start_aggregation
 from surveys.loader import from_document
 from surveys.report import build_report, report_filename
 from surveys.results import results_csv, survey_results

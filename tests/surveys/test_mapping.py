@@ -16,9 +16,9 @@ from chefoskop import clock
 from flows.engine.core import Context
 from models import AuditEvent, MappingGroup, Response, ResultAccess, Survey, Task
 from surveys.aggregate import classify
+from surveys.aggregation import start_aggregation
 from surveys.distribution import close_survey, response_rates
 from surveys.errors import SurveyRefused
-from surveys.flows import start_aggregation
 from surveys.loader import shipped_instruments
 from surveys.report import build_report
 from surveys.results import results_csv, set_anonymity_threshold, survey_results

@@ -8,7 +8,7 @@ from pathlib import Path
 import surveys
 
 RESULTS_PATH = ("aggregate.py", "anonymity.py", "timeuse.py", "results.py", "report.py",
-                "report_view.py", "charts.py", "flows.py")
+                "report_view.py", "charts.py", "aggregation.py", "flows.py")
 FORBIDDEN = {"Person", "person_id", "nonce", "respondent_key", "make_token", "read_token", "Invitation"}
 
 

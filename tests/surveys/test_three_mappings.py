@@ -9,8 +9,8 @@ from sqlalchemy import select
 from chefoskop import clock
 from flows.engine.core import Context
 from models import Invitation, MappingGroup, Survey
+from surveys.aggregation import start_aggregation
 from surveys.distribution import close_survey, start_rerun
-from surveys.flows import start_aggregation
 from surveys.report import build_report
 from surveys.results import results_csv, survey_results
 from surveys.simulate import simulate_answers
