@@ -153,9 +153,10 @@ def kill_plan(n: int, rng: random.Random, startup: float) -> list[Kill]:
     n_day = n - n_end - n_start - n_mail
     most_days = max(1, round(2 * DAY_BUDGET * EXPECTED_DAYS / (n_day + n_mail)))
     plan = [Kill("start", rng.uniform(0.05, startup)) for _ in range(n_start)]
-    # A simulated day takes some tens of milliseconds: a delay of up to 0.1 s lands anywhere in
-    # the next few days' work (people acting, the sweep, digests, mail) without using up the run.
-    plan += [Kill("day", rng.uniform(0, 0.1), days=rng.randint(0, most_days)) for _ in range(n_day)]
+    # A simulated day takes some tens of milliseconds: a delay of up to 0.1 s (20 kills; shorter
+    # with more) lands anywhere in the next days' work (people acting, the sweep, digests, mail)
+    # without using up the run.
+    plan += [Kill("day", rng.uniform(0, 2.0 / n), days=rng.randint(0, most_days)) for _ in range(n_day)]
     plan += [Kill("mail", rng.choice((0.0, rng.uniform(0, 0.03))), days=most_days,
                   mails=rng.randint(1, 8)) for _ in range(n_mail)]
     rng.shuffle(plan)
