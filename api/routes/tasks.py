@@ -22,7 +22,7 @@ from models.schemas.common import Page
 from models.schemas.work import ClaimIn, CompleteIn, ReassignIn, TaskDetail, TaskOut
 from roles import permissions as perm
 from roles.permissions import Viewer
-from roles.resolve import load_role_data_for, roles_of
+from roles.resolve import load_role_data_for_processes, roles_of
 
 router = api_router("tasks")
 TaskStatus = Literal["pending", "open", "claimed", "completed", "cancelled"]
@@ -34,8 +34,8 @@ def _role_clauses(db: Session, viewer: Viewer, now: datetime) -> list:
         Process.organisation_id == viewer.organisation_id, Process.status == "running",
         Process.id.in_(involved_process_ids_query(viewer.person_id))))
     clauses = []
-    for pid in ids:
-        roles = roles_of(load_role_data_for(db, pid, viewer.person_id), viewer.person_id, now)
+    for pid, data in load_role_data_for_processes(db, ids, viewer.person_id).items():
+        roles = roles_of(data, viewer.person_id, now)
         if roles:
             clauses.append(and_(Task.process_id == pid, Task.role.in_(sorted(roles)),
                                 Task.assignee_id.is_(None), Task.holder_id.is_(None)))

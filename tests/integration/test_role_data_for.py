@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from flows import engine
 from models import Person
-from roles.resolve import load_role_data, load_role_data_for, roles_of
+from roles.resolve import load_role_data, load_role_data_for, load_role_data_for_processes, roles_of
 from tests.helpers import NOW, ctx_for, start
 
 
@@ -44,6 +44,16 @@ def test_every_person_has_the_same_roles_as_from_all_role_data(session):
                 part = load_role_data_for(session, s.process_id, person_id)
                 assert roles_of(part, person_id, when) == roles_of(full, person_id, when), (
                     s.process_id, person_id, when)
+    # Read for both processes at once (the inbox's way), each process answers the same.
+    pids = [p.process_id for p in processes]
+    full = {pid: load_role_data(session, pid) for pid in pids}
+    people = set(session.scalars(select(Person.id)))
+    for person_id in people:
+        together = load_role_data_for_processes(session, pids, person_id)
+        assert set(together) == set(pids)
+        for pid in pids:
+            for when in (NOW, NOW + timedelta(days=3)):
+                assert roles_of(together[pid], person_id, when) == roles_of(full[pid], person_id, when)
     s = processes[0]
     owner, chef, leader = s.person("processagare"), s.person("chef", 0), s.person("processledare", 0)
     assert {"bestallare", "samverkan", "processagare"} <= roles_of(
