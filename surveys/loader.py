@@ -37,8 +37,10 @@ def _code_of(error: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if kind not in MESSAGES:
         return "invalid", {"detail": error["msg"]}
     ctx = error.get("ctx") or {}
-    return kind, {k: ctx[k] for k in ("expected", "min_length", "max_length", "ge", "gt", "le")
-                  if k in ctx}
+    params = {k: ctx[k] for k in ("expected", "min_length", "max_length", "ge", "gt", "le") if k in ctx}
+    if isinstance(params.get("expected"), str):  # pydantic's "1, 2 or 3": a list in any language
+        params["expected"] = params["expected"].replace(" or ", ", ")
+    return kind, params
 
 
 def _line_of(root: yaml.Node | None, path: tuple[str | int, ...]) -> int | None:

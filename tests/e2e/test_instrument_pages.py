@@ -34,7 +34,8 @@ def test_the_processledare_imports_an_own_instrument(client: TestClient, world: 
 
     refused = _upload(client, csrf, BROKEN, process_id=world.process_id)
     assert refused.status_code == 422 and "Instrumentfilen har fel" in refused.text
-    assert "sections[0].items[0].scale" in refused.text and "Rad " in refused.text
+    assert "sections[0].items[0].scale" in refused.text and "(rad " in refused.text
+    assert "Ska vara något av: 1, 2, 3." in refused.text  # a list, not English "or"
     assert _stored(session_factory) == 0
 
     done = _upload(client, csrf, OWN, process_id=world.process_id)
