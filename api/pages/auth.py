@@ -9,17 +9,19 @@ form), so nobody can sign a browser into someone else's account.
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from api.deps import OptionalPrincipal, SessionDep, SettingsDep
+from api.deps import EngineCtx, OptionalPrincipal, SessionDep, SettingsDep
 from api.messages import problem_text, reason_text
 from api.pages.render import FormDep, PagePrincipal, PageRoute, page_locale, render_page, safe_next, see_other
 from api.problems import ApiProblem
 from api.routes.auth import _authenticate, client_address
+from api.routes.organisation import person_export
 from api.routing import session_factory
 from api.security.ratelimit import account_key, clear_failures, record_failure, retry_after
 from api.security.sessions import (
@@ -114,3 +116,13 @@ def logout(principal: PagePrincipal, settings: SettingsDep) -> Response:
         end_session(principal.web_session, clock.now())
         clear_session_cookie(response, settings)
     return response
+
+
+@router.get("/me/data.json")
+def my_data(principal: PagePrincipal, db: SessionDep, ctx: EngineCtx) -> Response:
+    """Everything chefoskop keeps about me, as a JSON file (each download is audited)."""
+    data = person_export(db, principal.viewer, ctx, principal.person.id)
+    body = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    return Response(body, media_type="application/json; charset=utf-8", headers={
+        "Content-Disposition": 'attachment; filename="chefoskop-mina-uppgifter.json"',
+        "Cache-Control": "no-store"})

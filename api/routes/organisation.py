@@ -215,6 +215,11 @@ def set_password(person_id: PathId, body: PasswordSet, db: SessionDep, viewer: V
 def export_person_data(person_id: PathId, db: SessionDep, viewer: ViewerDep, ctx: EngineCtx) -> dict:
     """Everything chefoskop keeps about the person (a GDPR access request): for the person
     themselves or the organisation admin; every export is in the audit trail."""
+    return person_export(db, viewer, ctx, person_id)
+
+
+def person_export(db: Session, viewer: perm.Viewer, ctx: Context, person_id: int) -> dict:
+    """Everything kept about a person the viewer may export, with the export's audit event."""
     person = org_person(db, viewer, person_id)
     require(perm.can_export_person(viewer, person.organisation_id, person.id))
     data = export_person(db, person.id)

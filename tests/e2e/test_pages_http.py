@@ -85,3 +85,25 @@ def test_forged_post_is_refused(client: TestClient, world: World) -> None:
     response = client.post("/tasks/1/complete", data={"csrf_token": "forged"})
     assert response.status_code == 403
     assert "text/html" in response.headers["content-type"]
+
+
+def test_a_person_downloads_everything_kept_about_them(client: TestClient, world: World,
+                                                       session_factory) -> None:
+    import json
+
+    from sqlalchemy import func, select
+
+    from models import AuditEvent
+
+    assert client.get("/me/data.json").status_code == 303  # sign in first
+    sign_in(client, world.emails["chef"])
+    assert 'href="/me/data.json"' in client.get("/tasks").text
+    r = client.get("/me/data.json")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    assert r.headers["content-disposition"].startswith("attachment;")
+    data = json.loads(r.content)
+    assert data["person"]["email"] == world.emails["chef"] and data["roles"]
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.entity == "person", AuditEvent.action == "exported",
+            AuditEvent.entity_id == data["person"]["id"])) == 1
