@@ -3,8 +3,8 @@
 Every refusal the API gives passes through here: engine errors, validation
 errors, missing routes, sign-in and permission refusals, database conflicts.
 A database that cannot be reached or is busy (a cut or refused connection, an
-exhausted pool, a locked SQLite file) is a 503 with ``Retry-After``; pages get it
-as an HTML page. Anything unexpected becomes a 500 problem and is logged; tests
+exhausted pool, a locked SQLite file) is a 503 with ``Retry-After``; page routes answer
+it as an HTML page (``PageRoute``). Anything unexpected becomes a 500 problem and is logged; tests
 treat that as a bug.
 """
 
@@ -269,33 +269,19 @@ def retry_after_seconds(request: Request) -> int:
     return getattr(settings, "db_retry_after_seconds", 2)
 
 
-def _unavailable_page(request: Request, headers: dict[str, str]):
-    """The 503 as an HTML page for page routes, or None for API routes."""
-    from api.pages.render import PageRoute, error_page
-
-    if not isinstance(request.scope.get("route"), PageRoute):
-        return None
-    # The page's language is the one the request settled on when it was signed in
-    # (``request.state.locale``): nothing is read from the database again.
-    try:
-        response = error_page(request, 503, "service_unavailable")
-    except Exception:  # the page needs nothing from the database, but never fail twice
-        log.exception("could not render the 503 page for %s", request.url.path)
-        return None
-    response.headers.update(headers)
-    return response
+def unavailable_headers(request: Request, exc: BaseException) -> dict[str, str]:
+    """Log a database outage met by ``request``; the headers of its 503 (``Retry-After``)."""
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                getattr(exc, "orig", None) or exc)
+    return {"Retry-After": str(retry_after_seconds(request))}
 
 
 async def _on_database_error(request: Request, exc: Exception):
     if not database_unavailable(exc):
         return await _on_unexpected(request, exc)
-    log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
-                getattr(exc, "orig", None) or exc)
-    headers = {"Retry-After": str(retry_after_seconds(request))}
-    page = _unavailable_page(request, headers)
-    if page is not None:
-        return page
-    return problem_response(request, 503, "service_unavailable", headers=headers)
+    # (Page routes answer theirs as an HTML page: ``api.pages.render.PageRoute``.)
+    return problem_response(request, 503, "service_unavailable",
+                            headers=unavailable_headers(request, exc))
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

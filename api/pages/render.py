@@ -24,7 +24,7 @@ from starlette.responses import Response
 from api.deps import FORM_TYPES, Principal, current_principal
 from api.messages import problem_text
 from api.pages.labels import label_helpers
-from api.problems import ApiProblem, database_unavailable, retry_after_seconds
+from api.problems import ApiProblem, database_unavailable, unavailable_headers
 from api.routing import UnitOfWorkRoute
 from chefoskop.i18n import SUPPORTED_LOCALES, normalise_locale
 from flows.errors import EngineError
@@ -112,7 +112,7 @@ def _refusal(request: Request, exc: Exception) -> Response | None:
         return error_page(request, exc.status, exc.code, exc.params)
     if database_unavailable(exc):  # a database that is out of reach or busy for now
         response = error_page(request, 503, "service_unavailable")
-        response.headers["Retry-After"] = str(retry_after_seconds(request))
+        response.headers.update(unavailable_headers(request, exc))
         return response
     found = {RequestValidationError: (404, "not_found"), StaleDataError: (409, "stale_version"),
              IntegrityError: (409, "conflict"), DataError: (422, "invalid_data")}
