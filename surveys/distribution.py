@@ -192,15 +192,23 @@ def non_respondents(session: Session, survey_id: int) -> list[Person]:
                                 .order_by(Person.id)))
 
 
+def _newest_invitation(session: Session, step_id: int, person_id: int):
+    """The person's invitation to the newest round of the step's mapping they were invited to:
+    its id, nonce, whether answered, and that survey's status (None: never invited)."""
+    return session.execute(select(Invitation.id, Invitation.nonce, Invitation.answered, Survey.status)
+                           .join(Survey, Survey.id == Invitation.survey_id)
+                           .where(Survey.step_id == step_id, Invitation.person_id == person_id)
+                           .order_by(Survey.round.desc())).first()
+
+
+def _owes_answer(row) -> bool:
+    return not row.answered and row.status == "open"
+
+
 def awaiting_answer(session: Session, step_id: int, person_id: int) -> bool | None:
     """For the sweep: does the person still owe the step's open survey an answer (None: not invited)?"""
-    row = session.execute(select(Invitation.answered, Survey.status).join(
-        Survey, Survey.id == Invitation.survey_id).where(
-        Survey.step_id == step_id, Invitation.person_id == person_id)
-        .order_by(Survey.round.desc())).first()
-    if row is None:
-        return None
-    return not row.answered and row.status == "open"
+    row = _newest_invitation(session, step_id, person_id)
+    return None if row is None else _owes_answer(row)
 
 
 def respondent_link(session: Session, survey_id: int, person_id: int, base_url: str | None = None) -> str:
@@ -209,8 +217,11 @@ def respondent_link(session: Session, survey_id: int, person_id: int, base_url: 
         Invitation.survey_id == survey_id, Invitation.person_id == person_id))
     if invitation is None:
         raise SurveyRefused("link_invalid")
-    token = make_token(invitation.id, invitation.nonce)
-    return survey_url(base_url or get_settings().base_url, token)
+    return _link(invitation.id, invitation.nonce, base_url)
+
+
+def _link(invitation_id: int, nonce: str, base_url: str | None) -> str:
+    return survey_url(base_url or get_settings().base_url, make_token(invitation_id, nonce))
 
 
 def current_survey(session: Session, process_id: int, step_no: int) -> Survey | None:
@@ -235,9 +246,7 @@ def task_survey_link(session: Session, task: Task, person_id: int, base_url: str
     Reminder and task mails link to the task; from there the respondent goes straight on to
     their own questionnaire with this link.
     """
-    if (task.phase != "aktivitet" or task.status not in OPEN_TASK_STATES
-            or awaiting_answer(session, task.step_id, person_id) is not True):
+    if task.phase != "aktivitet" or task.status not in OPEN_TASK_STATES:
         return None
-    survey_id = session.scalar(select(Survey.id).where(Survey.step_id == task.step_id)
-                               .order_by(Survey.round.desc()).limit(1))
-    return respondent_link(session, survey_id, person_id, base_url)
+    row = _newest_invitation(session, task.step_id, person_id)
+    return _link(row.id, row.nonce, base_url) if row is not None and _owes_answer(row) else None
