@@ -75,8 +75,11 @@ def _rejection(exc: InstrumentRejected, locale: str) -> ApiProblem:
 def store_instrument(db: Session, viewer: perm.Viewer, ctx: Context, data: bytes,
                      process_id: int | None, locale: str) -> InstrumentOut:
     """Validate and keep an uploaded instrument file, with its audit event; refuses with every
-    problem named (``ApiProblem`` 422) and stores nothing then."""
-    may_import(db, viewer, process_id)
+    problem named (``ApiProblem`` 422) and stores nothing then.
+
+    The caller has checked ``may_import`` already, before it read the upload (so a refusal
+    comes before the upload's size matters).
+    """
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
