@@ -12,7 +12,7 @@ configure_prefect_environment()  # before Prefect reads its settings on import
 from prefect import flow, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
-from surveys.aggregation import FLOW_NAME, aggregate_survey, start_aggregation  # noqa: E402,F401
+from surveys.aggregation import FLOW_NAME, aggregate_survey  # noqa: E402
 
 aggregate_task = task(aggregate_survey, name="aggregate-survey", retries=2, retry_delay_seconds=5,
                       cache_policy=NO_CACHE)
