@@ -10,6 +10,7 @@ import pytest
 from chefoskop.db import make_engine
 from chefoskop.migrate import upgrade
 from tests.conftest import _create_postgres_database, _drop_postgres_database
+from tests.integration.test_mail_delivery import settings, smtp_server  # noqa: F401 - SMTP fixtures
 
 
 @pytest.fixture
