@@ -22,13 +22,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chefoskop.settings import Settings, get_settings
 from models import OutboxMessage, OutboxStatus, utcnow
-from notifications.render import RenderError, build_mime, render
+from notifications.mime import build_message
+from notifications.render import RenderError, render
 from notifications.smtp import (
     PermanentFailure,
     SmtpConnection,
     TemporaryFailure,
     Unreachable,
-    build_message,
 )
 
 log = logging.getLogger(__name__)
@@ -191,14 +191,9 @@ def _prepare(row: ClaimedRow, settings: Settings, now: datetime) -> Message:
     mail = render(row.kind, row.locale, row.payload, base_url=settings.base_url,
                   recipient_id=row.recipient_id, now=now,
                   secret_key=settings.secret_key.get_secret_value())
-    options: dict[str, Any] = {
-        "recipient_email": row.recipient_email,
-        "recipient_name": row.payload.get("recipient_name"),
-        "message_id": row.message_id, "locale": row.locale, "settings": settings, "now": now,
-    }
-    # The pre-encoded build is several times cheaper; it declines addresses that need
-    # SMTPUTF8, which take the EmailMessage route.
-    return build_mime(mail, **options) or build_message(mail, **options)
+    return build_message(mail, recipient_email=row.recipient_email,
+                         recipient_name=row.payload.get("recipient_name"),
+                         message_id=row.message_id, locale=row.locale, settings=settings, now=now)
 
 
 # --- delivery runs ---------------------------------------------------------------------

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage
-from email.parser import BytesHeaderParser, BytesParser
+from email.parser import Parser
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -72,8 +72,7 @@ class MaildirHandler:
         if isinstance(content, str):
             content = content.encode("utf-8")
         header = f"X-Sink-Rcpt-To: {', '.join(envelope.rcpt_tos)}\r\n".encode()
-        message_id = str(BytesHeaderParser(policy=policy.default).parsebytes(content)
-                         .get("Message-ID", "")).strip()
+        message_id = str(parse_message(content, headers_only=True).get("Message-ID", "")).strip()
         with self._lock:
             if not message_id:
                 self.maildir.add(header + content)
@@ -117,7 +116,8 @@ class MailSink:
         """Start listening; port 0 picks a free port."""
         port = self._requested_port or free_port(self.host)
         controller = Controller(
-            MaildirHandler(self.path), hostname=self.host, port=port, ready_timeout=10
+            MaildirHandler(self.path), hostname=self.host, port=port, ready_timeout=10,
+            enable_SMTPUTF8=True,  # addresses with Swedish letters (RFC 6531)
         )
         controller.start()
         self._controller = controller
@@ -189,15 +189,24 @@ def _date(value: str | None) -> datetime | None:
         return None
 
 
+def parse_message(raw: bytes, *, headers_only: bool = False) -> EmailMessage:
+    """A message as received; UTF-8 headers (SMTPUTF8) decode to text, not to escapes.
+
+    The bytes parser reads headers as ASCII, so an address with Swedish letters would
+    come back as surrogate escapes; decoding the bytes first keeps it readable.
+    """
+    text = raw.decode("utf-8", "surrogateescape")
+    return Parser(policy=policy.default).parsestr(text, headersonly=headers_only)  # type: ignore[return-value]
+
+
 def list_messages(maildir: Path | str) -> list[StoredMail]:
     """Every stored message, oldest first; an absent Maildir has none."""
     if not Path(maildir, "cur").is_dir():
         return []
     box = _open(maildir)
-    parser = BytesHeaderParser(policy=policy.default)
     found = []
     for key in box.iterkeys():
-        headers = parser.parsebytes(box.get_bytes(key))
+        headers = parse_message(box.get_bytes(key), headers_only=True)
         found.append(
             StoredMail(
                 id=key,
@@ -213,7 +222,7 @@ def list_messages(maildir: Path | str) -> list[StoredMail]:
 def read_message(maildir: Path | str, message_key: str) -> EmailMessage:
     """One stored message, parsed; raises KeyError when there is no such id."""
     raw = _open(maildir).get_bytes(message_key)
-    return BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[return-value]
+    return parse_message(raw)
 
 
 def text_part(message: EmailMessage) -> str:

@@ -7,15 +7,12 @@ through later) and ``PermanentFailure`` (the server refused this recipient).
 
 from __future__ import annotations
 
-from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import parseaddr
 
 import aiosmtplib
 
-from chefoskop.i18n import normalise_locale
 from chefoskop.settings import Settings
-from notifications.render import RenderedMail
 from notifications.sink import ensure_sink
 
 
@@ -110,31 +107,3 @@ class SmtpConnection:
             await smtp.quit()
         except (TimeoutError, aiosmtplib.SMTPException, OSError):
             smtp.close()
-
-
-def build_message(
-    mail: RenderedMail,
-    *,
-    recipient_email: str,
-    recipient_name: str | None,
-    message_id: str,
-    locale: str | None,
-    settings: Settings,
-    now: datetime,
-) -> EmailMessage:
-    """The MIME message: text and HTML alternatives (+ a calendar REQUEST for meetings)."""
-    message = EmailMessage()
-    message["Subject"] = mail.subject
-    message["From"] = settings.mail_from
-    message["To"] = formataddr((recipient_name or "", recipient_email))
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = message_id
-    message["Content-Language"] = normalise_locale(locale)
-    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
-    message.set_content(mail.text)
-    message.add_alternative(mail.html, subtype="html")
-    if mail.ics is not None:
-        calendar_params = {"method": "REQUEST", "charset": "utf-8"}
-        message.add_alternative(mail.ics, maintype="text", subtype="calendar",
-                                params=calendar_params)
-    return message

@@ -7,9 +7,7 @@ import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
-from email import policy
 from email.message import EmailMessage
-from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,14 @@ from notifications import sink as sink_module
 from notifications.digest import build_digests
 from notifications.outbox import enqueue
 from notifications.sender import claim_batch, deliver_all, deliver_due, retry_dead
-from notifications.sink import MailSink, ensure_sink, free_port, list_messages, read_message
+from notifications.sink import (
+    MailSink,
+    ensure_sink,
+    free_port,
+    list_messages,
+    parse_message,
+    read_message,
+)
 
 Factory = sessionmaker[Session]
 
@@ -55,7 +60,7 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        message = BytesParser(policy=policy.default).parsebytes(envelope.original_content)
+        message = parse_message(envelope.original_content)
         with self._lock:
             self.messages.append(message)  # type: ignore[arg-type]
             self.peers.add(session.peer)
@@ -76,7 +81,7 @@ class SmtpServer:
 
     def start(self) -> None:
         self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port,
-                                      ready_timeout=10)
+                                      ready_timeout=10, enable_SMTPUTF8=True)
         self._controller.start()
 
     def stop(self) -> None:
@@ -191,6 +196,22 @@ async def test_headers_and_parts_of_a_delivered_mail(
     assert message.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
     assert "https://chefoskop.example/t/" in message.get_body(("plain",)).get_content()
+
+
+async def test_an_address_beyond_ascii_is_delivered_over_smtputf8(
+    session_factory: Factory, smtp_server: SmtpServer, settings: Settings
+) -> None:
+    """Swedish letters in an address (RFC 6531) take the EmailMessage build and SMTPUTF8."""
+    (person,) = make_people(session_factory, 1)
+    with session_factory() as session, session.begin():
+        person = session.get(Person, person.id)
+        person.email = "åsa.öberg@söderbotten.example"
+    queue(session_factory, [person], 1)
+    report = await deliver_all(session_factory, settings)
+    assert (report.sent, report.failed, report.dead) == (1, 0, 0)
+    (message,) = smtp_server.handler.messages
+    assert message["To"].addresses[0].addr_spec == "åsa.öberg@söderbotten.example"
+    assert message["Subject"] == "Ny uppgift: Uppgift 0"
 
 
 async def test_server_stopping_mid_burst_loses_and_repeats_nothing(

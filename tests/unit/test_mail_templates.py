@@ -174,14 +174,15 @@ def test_built_message_parses_back_to_what_was_rendered(kind: str) -> None:
     from email import message_from_bytes, policy
 
     from chefoskop.settings import Settings
-    from notifications.render import RenderedMail, build_mime
+    from notifications.mime import build_message
+    from notifications.render import RenderedMail
 
     rendered = render(kind, "sv", SAMPLES[kind], base_url=BASE_URL, recipient_id=5)
     long_subject = "Påminnelse: " + " ".join(["åtgärdsområdena på nivåerna"] * 6)
     text = rendered.text + "\nFrom now on, nothing changes.\n" + "Å" * 200 + "\n"
     mail = RenderedMail(subject=long_subject, text=text, html=rendered.html, ics=rendered.ics)
     settings = Settings(mail_from="Chefoskop Västra <noreply@vs.example>")
-    message = build_mime(mail, recipient_email="anna@vs.example", recipient_name="Åsa Öberg-Ängström",
+    message = build_message(mail, recipient_email="anna@vs.example", recipient_name="Åsa Öberg-Ängström",
                          message_id="<row-5@chefoskop.local>", locale="sv", settings=settings,
                          now=datetime(2027, 4, 1, 8, 0, tzinfo=UTC))
     raw = message.as_bytes()
@@ -199,7 +200,31 @@ def test_built_message_parses_back_to_what_was_rendered(kind: str) -> None:
         assert parts["text/calendar"].get_param("method") == "REQUEST"
         assert parts["text/calendar"].get_payload(decode=True) == rendered.ics
     # The same row builds the same bytes (a resend is recognisably the same message).
-    again = build_mime(mail, recipient_email="anna@vs.example", recipient_name="Åsa Öberg-Ängström",
+    again = build_message(mail, recipient_email="anna@vs.example", recipient_name="Åsa Öberg-Ängström",
                        message_id="<row-5@chefoskop.local>", locale="sv", settings=settings,
                        now=datetime(2027, 4, 1, 8, 0, tzinfo=UTC))
     assert again.as_bytes() == raw
+
+
+def test_an_address_that_needs_smtputf8_takes_the_email_message_build() -> None:
+    """A non-ASCII address cannot be written by the pre-encoded build; the fallback carries it
+    as UTF-8 (SMTPUTF8), with the same parts and Message-ID."""
+    from datetime import UTC, datetime
+    from email import message_from_string, policy
+
+    from chefoskop.settings import Settings
+    from notifications.mime import build_message
+
+    rendered = render("meeting_invite", "sv", SAMPLES["meeting_invite"], base_url=BASE_URL,
+                      recipient_id=5)
+    message = build_message(rendered, recipient_email="åsa@söderbotten.example",
+                            recipient_name="Åsa Öberg", message_id="<row-6@chefoskop.local>",
+                            locale="sv", settings=Settings(mail_from="noreply@vs.example"),
+                            now=datetime(2027, 4, 1, 8, 0, tzinfo=UTC))
+    raw = message.as_bytes(policy=policy.SMTPUTF8).decode("utf-8")  # UTF-8 headers, as sent
+    parsed = message_from_string(raw, policy=policy.default)
+    assert parsed["To"].addresses[0].addr_spec == "åsa@söderbotten.example"
+    assert parsed["Message-ID"] == "<row-6@chefoskop.local>"
+    parts = {p.get_content_type(): p for p in parsed.walk() if not p.is_multipart()}
+    assert parts["text/plain"].get_content().replace("\r\n", "\n").strip() == rendered.text.strip()
+    assert parts["text/calendar"].get_payload(decode=True) == rendered.ics
