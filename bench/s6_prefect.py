@@ -2,7 +2,7 @@
 
 Each repetition opens fresh queued step-1 instances, one at a time and in a
 batch of ten, once through the step flow (``flows.steps.STEP_FLOWS[1]``) and once
-through ``flows.steps.run_step`` (flow_mode ``direct``). Embedded mode talks to
+through ``flows.opening.run_step`` (flow_mode ``direct``). Embedded mode talks to
 Prefect's ephemeral API; ``--prefect-server`` adds a run against a local
 ``prefect server start``.
 """
@@ -65,7 +65,8 @@ class Queue:
 
 def contenders(queue: Queue) -> dict:
     """Flow and direct, one step and a batch, each timed around one call."""
-    from flows.steps import STEP_FLOWS, run_step
+    from flows.opening import run_step
+    from flows.steps import STEP_FLOWS
 
     def timed(call, n: int) -> Sample:
         ids = queue.take(n)

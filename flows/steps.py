@@ -8,7 +8,8 @@ through the engine's ``open_step``. Work that later capabilities must do right
 after a step opens (such as sending out a survey) registers in ``AFTER_OPEN``.
 
 The step logic itself (``open_batch``, ``run_step``, the hook registry) lives in
-``flows.opening``, which flow_mode ``direct`` uses without importing Prefect.
+``flows.opening``, which flow_mode ``direct`` uses without importing Prefect; import
+it from there.
 """
 
 from __future__ import annotations
@@ -28,17 +29,12 @@ from chefoskop import clock  # noqa: E402
 from chefoskop.db import get_sessionmaker, unit_of_work  # noqa: E402
 from chefoskop.settings import get_settings  # noqa: E402
 from flows.definition import StepSpec, load_definition  # noqa: E402
-from flows.opening import (  # noqa: E402,F401 - the step logic, re-exported for callers of this module
-    AFTER_OPEN,
+from flows.opening import (  # noqa: E402
     BATCH_SIZE,
-    HOOK_MODULES,
     StepsNotOpened,
-    after_open,
     chunks,
-    load_hook_modules,
     open_batch,
     queued_ids,
-    run_step,
     step_flow_name,
 )
 from flows.sweep import run_sweep  # noqa: E402

@@ -13,16 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chefoskop.settings import get_settings
-from flows import engine
+from flows import engine, opening
 from flows.dispatch import DEPLOYMENT_NAME, run_pending_steps, start_queued, start_step_flows
-from flows.steps import (
-    AFTER_OPEN,
-    STEP_FLOWS,
-    StepsNotOpened,
-    after_open,
-    run_step,
-    step_flow_name,
-)
+from flows.opening import AFTER_OPEN, StepsNotOpened, after_open, run_step, step_flow_name
+from flows.steps import STEP_FLOWS
 from models import Gate, Organisation, Person, StepInstance
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,7 +82,6 @@ def test_prefect_yaml_parses_and_every_entrypoint_is_a_flow(monkeypatch) -> None
     from prefect.client.schemas.schedules import CronSchedule
     from prefect.flows import load_flow_from_entrypoint
 
-    import flows.steps as steps
 
     monkeypatch.chdir(ROOT)
     raw = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
@@ -103,9 +96,10 @@ def test_prefect_yaml_parses_and_every_entrypoint_is_a_flow(monkeypatch) -> None
         for schedule in deployment.schedules or []:
             CronSchedule(cron=schedule.cron, timezone=schedule.timezone)  # validates both
     assert names == {f.name for f in STEP_FLOWS.values()} | {"sweep", "deliver", "digest", "survey-aggregate"}
-    # The copy Prefect loads by file path shares the package module's hook registry.
+    # The copy Prefect loads by file path opens steps through the package's flows.opening,
+    # so it shares that module's hook registry (AFTER_OPEN).
     copy = load_flow_from_entrypoint("flows/steps.py:step_1_flow")
-    assert copy.fn.__globals__["AFTER_OPEN"] is steps.AFTER_OPEN
+    assert copy.fn.__globals__["open_batch"] is opening.open_batch
 
 
 def test_run_step_opens_queued_steps_once(session_factory) -> None:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-import surveys.hooks  # noqa: F401 - registers the AFTER_OPEN hooks as flows.steps.HOOK_MODULES would
+import surveys.hooks  # noqa: F401 - registers the AFTER_OPEN hooks as flows.opening.HOOK_MODULES would
 from chefoskop import clock
 from chefoskop.seed import build_organisation
 from flows import engine
