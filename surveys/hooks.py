@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from flows.engine.core import Context
 from flows.opening import after_open
-from flows.sweep import BEFORE_SWEEP, NOTICE_FILTERS
+from flows.sweep_hooks import BEFORE_SWEEP, NOTICE_FILTERS
 from models import StepInstance, Task
 from surveys.distribution import awaiting_answer, close_due_surveys, open_survey
 

@@ -1,6 +1,6 @@
 """Reminders for upcoming and overdue follow-up meetings, for the routing sweep to call.
 
-Same policy and pure planner as the task sweep (``flows.sweep.plan_task``): a
+Same policy and pure planner as the task sweep (``flows.sweep_plan.plan_task``): a
 reminder before the date to the plan owner, an overdue notice after it, and
 escalation to processägare/processledare (level 1) and the beställare (level 2).
 Each meeting is written in its own savepoint with one audit event; dedupe keys
@@ -25,6 +25,7 @@ from flows.calendar import add_working_days, is_working_day, local_date
 from flows.engine.core import Actor, Context, record
 from flows.engine.notify import holders, process_payload
 from flows.engine.queries import definition_of
+from flows.sweep_plan import ESCALATION_ROLES, Policy, TaskFacts, plan_task
 from models import ActionPlan, FollowUpMeeting, Person, Process
 from notifications.outbox import enqueue
 
@@ -68,8 +69,6 @@ def _queue(ctx: Context, kind: str, recipients: list[Person], payload: dict, pre
 
 
 def _escalation_recipients(ctx: Context, process_id: int, level: int, skip: int) -> list[Person]:
-    from flows.sweep import ESCALATION_ROLES
-
     found: dict[int, Person] = {}
     for role in ESCALATION_ROLES[level]:
         for person in holders(ctx, process_id, role):
@@ -78,8 +77,6 @@ def _escalation_recipients(ctx: Context, process_id: int, level: int, skip: int)
 
 
 def _apply(ctx: Context, meeting: FollowUpMeeting, process: Process, plan, tz: str) -> FollowUpReport:
-    from flows.sweep import Policy, TaskFacts, plan_task
-
     today = local_date(ctx.now, tz)
     facts = TaskFacts(due=meeting.scheduled_on, created_on=local_date(meeting.created_at, tz),
                       last_reminded_on=local_date(meeting.last_reminder_at, tz) if meeting.last_reminder_at

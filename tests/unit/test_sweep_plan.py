@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flows.calendar import add_working_days, is_working_day, working_days_between
-from flows.sweep import Plan, Policy, TaskFacts, plan_task
+from flows.sweep_plan import Plan, Policy, TaskFacts, plan_task
 
 POLICY = Policy(remind_before=2, overdue_every=2, escalate_after=3)
 DUE = date(2026, 3, 18)  # a Wednesday
