@@ -113,7 +113,7 @@ class MailSink:
         return int(self._controller.port)
 
     def start(self) -> MailSink:
-        """Start listening; port 0 picks a free port."""
+        """Start listening (port 0 picks a free port) and record the port beside the Maildir."""
         port = self._requested_port or free_port(self.host)
         controller = Controller(
             MaildirHandler(self.path), hostname=self.host, port=port, ready_timeout=10,
@@ -121,14 +121,19 @@ class MailSink:
         )
         controller.start()
         self._controller = controller
+        if self.host == SINK_HOST:
+            _marker(self.path).write_text(f"{os.getpid()} {port}\n")
         log.info("mail sink listening on %s:%s, storing into %s", self.host, port, self.path)
         return self
 
     def stop(self) -> None:
         """Stop listening (stored mail stays in the Maildir)."""
         if self._controller is not None:
+            port = self.port
             self._controller.stop()
             self._controller = None
+            if _recorded(self.path) == (os.getpid(), port):
+                _marker(self.path).unlink(missing_ok=True)
 
     def __enter__(self) -> MailSink:
         return self.start()
@@ -142,21 +147,62 @@ _running_lock = threading.Lock()
 
 
 def ensure_sink(settings: Settings) -> tuple[str, int]:
-    """Host and port to send to: the configured relay, or a sink started on first use."""
+    """Host and port to send to: the configured relay, or a sink started on first use.
+
+    A sink that another process (the web app, say) runs for the same data folder is
+    reused; it is found through the port it recorded beside the Maildir. A sink of
+    another data folder is never reused, even on the configured port: its mail would
+    land in that folder. Then this process starts its own sink on a free port.
+    """
     global _running
     if settings.smtp_host:
         return settings.smtp_host, settings.smtp_port
     with _running_lock:
         if _running is None:
-            if settings.sink_port and _listening(SINK_HOST, settings.sink_port):
-                # Another chefoskop process (the web app, say) already runs the sink.
-                log.info("using the mail sink already on %s:%s", SINK_HOST, settings.sink_port)
-                return SINK_HOST, settings.sink_port
-            sink = MailSink(maildir_path(settings), port=settings.sink_port)
+            maildir = maildir_path(settings)
+            port = _live_sink_port(maildir)
+            if port is not None:
+                log.info("using the mail sink already on %s:%s for %s", SINK_HOST, port, maildir)
+                return SINK_HOST, port
+            wanted = settings.sink_port
+            if wanted and _listening(SINK_HOST, wanted):
+                log.warning("port %s is taken by another program (or the sink of another data "
+                            "folder); the mail sink for %s listens on a free port instead",
+                            wanted, maildir)
+                wanted = 0
+            sink = MailSink(maildir, port=wanted)
             sink.start()
             atexit.register(sink.stop)
             _running = sink
         return _running.host, _running.port
+
+
+def _marker(maildir: Path) -> Path:
+    """Where a running sink records its process id and port: beside its Maildir."""
+    return Path(f"{maildir}.sink")
+
+
+def _recorded(maildir: Path) -> tuple[int, int] | None:
+    try:
+        pid, port = (int(word) for word in _marker(maildir).read_text().split())
+    except (OSError, ValueError):
+        return None
+    return pid, port
+
+
+def _live_sink_port(maildir: Path) -> int | None:
+    """The port of a sink that stores into ``maildir`` and is still running, if any."""
+    recorded = _recorded(maildir)
+    if recorded is None:
+        return None
+    pid, port = recorded
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        pass  # alive, under another user
+    except OSError:
+        return None  # that process has ended (killed, so it left its record behind)
+    return port if _listening(SINK_HOST, port) else None
 
 
 def _listening(host: str, port: int) -> bool:

@@ -432,6 +432,38 @@ async def test_ensure_sink_starts_one_local_sink_when_no_relay_is_set(
             sink_module._running.stop()
 
 
+async def test_a_sink_is_shared_within_a_data_folder_and_never_across(
+    session_factory: Factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mail sent from one data folder never lands in another folder's sink, even when that
+    sink holds the configured port; a sink of the same folder (another process's, found
+    through the port it recorded) is reused."""
+    monkeypatch.setattr(sink_module, "_running", None)
+    port = free_port()
+    (tmp_path / "other").mkdir()
+    other = MailSink(tmp_path / "other" / "mail", port=port).start()  # another folder's sink
+    mine = Settings(smtp_host=None, sink_port=port, data_dir=tmp_path / "mine")
+    try:
+        host, used = ensure_sink(mine)
+        assert (host, used != port) == ("127.0.0.1", True)
+        queue(session_factory, make_people(session_factory, 1), 1)
+        assert (await deliver_all(session_factory, mine)).sent == 1
+        assert len(list_messages(tmp_path / "mine" / "mail")) == 1
+        assert list_messages(tmp_path / "other" / "mail") == []
+        # A second process of the folder "mine" finds that sink through its record.
+        running, sink_module._running = sink_module._running, None
+        assert ensure_sink(mine) == ("127.0.0.1", used)
+        sink_module._running = running
+    finally:
+        if sink_module._running is not None:
+            sink_module._running.stop()
+        other.stop()
+    # The record goes with the sink; a record left by a killed process is not trusted.
+    assert not (tmp_path / "mine" / "mail.sink").exists()
+    (tmp_path / "other" / "mail.sink").write_text(f"999999999 {port}\n")
+    assert sink_module._live_sink_port(tmp_path / "other" / "mail") is None
+
+
 def _meeting() -> dict[str, Any]:
     return {
         "process_id": None, "process_name": "Chefoskopet 2027",
