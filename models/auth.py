@@ -20,6 +20,8 @@ class WebSession(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     csrf_token: Mapped[str] = mapped_column(String(64))
     via: Mapped[str] = mapped_column(String(20))  # password, link, oidc
+    # A session opened from a task's e-mail link acts on that task only (None: full session).
+    scope_task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]

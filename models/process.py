@@ -86,6 +86,8 @@ class Task(Base):
     reopen_reason: Mapped[str | None] = mapped_column(Text)
     last_reminder_at: Mapped[datetime | None]
     escalation_level: Mapped[int] = mapped_column(default=0)
+    # A meeting's invite: SEQUENCE of its ICS, bumped when the invite is sent again changed.
+    invite_sequence: Mapped[int] = mapped_column(default=0, server_default="0")
     # Bumped whenever who may act on the task changes; e-mail links carry it.
     route_version: Mapped[int] = mapped_column(default=1)
     version: Mapped[int] = mapped_column(default=1)
