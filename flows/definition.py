@@ -70,6 +70,9 @@ class GateSpec(BaseModel):
             raise ValueError(f"gate {self.key}: a {self.kind} gate needs a decider role")
         if self.kind == "consultation" and self.decider:
             raise ValueError(f"gate {self.key}: a consultation is recorded, not decided")
+        if self.kind == "consultation" and self.reopens:
+            # Samverkan has no veto: the record is the requirement, so nothing can reject it.
+            raise ValueError(f"gate {self.key}: a consultation has no veto, so it reopens nothing")
         return self
 
 
@@ -117,7 +120,7 @@ class StepSpec(BaseModel):
             if late:
                 raise ValueError(f"step {self.number}, gate {gate.key}: reopened work {late} "
                                  "must come before the gate")
-            if gate.kind in ("approval", "consultation") and gate.before != "forbered" and not gate.reopens:
+            if gate.kind == "approval" and gate.before != "forbered" and not gate.reopens:
                 raise ValueError(f"step {self.number}, gate {gate.key}: must name the work it reopens")
         if not any(g.kind == "approval" and g.before == "close" for g in self.gates):
             raise ValueError(f"step {self.number}: needs an approval gate before close")

@@ -65,7 +65,10 @@ def _broken(mutate) -> dict:
         (lambda r: r["steps"][4]["activities"][0].update(due_days=-1), "greater than or equal"),
         (lambda r: r["steps"][1].update(activities=[a for a in r["steps"][1]["activities"]
                                                     if a["phase"] != "aktivitet"]), "phase aktivitet"),
-        (lambda r: r["steps"][0]["gates"][1].update(reopens=["decide_design"]), "must come before"),
+        (lambda r: r["steps"][0]["gates"][1].update(kind="approval", decider="processagare",
+                                                     reopens=["decide_design"]), "must come before"),
+        (lambda r: r["steps"][0]["gates"][1].update(reopens=["process_plan"]), "reopens nothing"),
+        (lambda r: r["steps"][0]["gates"][2].update(reopens=[]), "must name the work it reopens"),
     ],
 )
 def test_broken_definitions_are_refused_naming_the_cause(mutate, message):
