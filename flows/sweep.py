@@ -17,7 +17,7 @@ Nothing here commits; ``run_sweep`` commits one batch per transaction.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 
 from sqlalchemy import or_, select
@@ -34,7 +34,7 @@ from flows.engine.core import Actor, Context, record
 from flows.engine.notify import holders
 from flows.engine.queries import people_by_id
 from flows.rules import OPEN_TASK_STATES
-from flows.sweep_hooks import BEFORE_SWEEP, NOTICE_FILTERS
+from flows.sweep_hooks import BEFORE_SWEEP, NO_ESCALATION, NOTICE_FILTERS
 from flows.sweep_plan import ESCALATION_ROLES, Plan, Policy, TaskFacts, plan_task
 from models import Person, Process, Task
 from notifications.outbox import enqueue
@@ -98,15 +98,19 @@ def run_sweep(
 
 
 def _before_sweep(now: datetime) -> None:
-    """Expire delegations and run the BEFORE_SWEEP hooks, in one transaction; then their callbacks."""
+    """Start and expire delegations and run the BEFORE_SWEEP hooks, in one transaction; then
+    their callbacks. Delegations start first, so a hand-over from one stand-in to the next
+    routes the open tasks once, straight to the next one."""
     from chefoskop.db import unit_of_work
     from flows.dispatch import start_queued
     from flows.engine import expire_delegations, follow_up_reminders
+    from flows.engine.roster import activate_delegations
     from flows.opening import load_hook_modules
 
     load_hook_modules()
     with unit_of_work() as session:
         ctx = Context(session, SWEEP_ACTOR, now)
+        activate_delegations(ctx)
         expire_delegations(ctx)
         follow_up_reminders(session, now)
         after = [hook(ctx) for hook in BEFORE_SWEEP]
@@ -142,6 +146,8 @@ def sweep_batch(
             continue
         facts = _facts(task, settings.timezone)
         plan = plan_task(facts, today, policy)
+        if plan.level > facts.level and any(quiet(session, task) for quiet in NO_ESCALATION):
+            plan = replace(plan, level=facts.level)  # remind its people; tell nobody else
         if plan.changes(facts):
             report.add(_sweep_task(ctx, task, organisation_id, plan, people, cache))
     return report

@@ -32,10 +32,17 @@ class DelegationView:
     starts_at: datetime
     ends_at: datetime
     revoked_at: datetime | None
+    status: str = "active"
 
     def in_force(self, now: datetime) -> bool:
-        """Whether the delegation applies at ``now``."""
-        return self.revoked_at is None and self.starts_at <= now < self.ends_at
+        """Whether the delegation applies at ``now``.
+
+        A ``pending`` delegation (one that starts later) is not in force, even past its
+        start, until the sweep activates it and routes its open tasks to the delegate:
+        until then the inbox, claims and decisions all keep to the delegating person.
+        """
+        return (self.status != "pending" and self.revoked_at is None
+                and self.starts_at <= now < self.ends_at)
 
 
 @dataclass(frozen=True)
@@ -125,7 +132,7 @@ def load_role_data(session: Session, process_id: int) -> RoleData:
         DelegationView(*d)
         for d in session.execute(select(
             Delegation.role, Delegation.from_person_id, Delegation.to_person_id,
-            Delegation.starts_at, Delegation.ends_at, Delegation.revoked_at,
+            Delegation.starts_at, Delegation.ends_at, Delegation.revoked_at, Delegation.status,
         ).where(Delegation.process_id == process_id).order_by(Delegation.id))
     )
     return RoleData(tuple(assignments.values()), {k: tuple(v) for k, v in members.items()},
@@ -159,7 +166,7 @@ def load_role_data_for_processes(session: Session, process_ids: Iterable[int],
     delegations: dict[int, list[DelegationView]] = {pid: [] for pid in ids}
     for pid, *fields in session.execute(select(
             Delegation.process_id, Delegation.role, Delegation.from_person_id, Delegation.to_person_id,
-            Delegation.starts_at, Delegation.ends_at, Delegation.revoked_at,
+            Delegation.starts_at, Delegation.ends_at, Delegation.revoked_at, Delegation.status,
     ).where(Delegation.process_id.in_(ids),
             or_(Delegation.to_person_id == person_id, Delegation.from_person_id == person_id))
             .order_by(Delegation.id)):

@@ -6,10 +6,12 @@ from collections.abc import Iterable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+
 from chefoskop.settings import get_settings
 from flows.engine.core import Context
 from flows.engine.queries import get, organisation_of, people_by_id, step_spec
-from models import Person, Process, StepInstance, Task
+from models import OutboxMessage, Person, Process, StepInstance, Task
 from notifications.outbox import enqueue
 from roles.resolve import resolve
 
@@ -79,8 +81,11 @@ def holders(ctx: Context, process_id: int, role: str) -> list[Person]:
     return people(ctx, resolve(ctx.role_data(process_id), role, ctx.now))
 
 
-def meeting_payload(ctx: Context, task: Task, attendees: list[Person], sequence: int = 0) -> dict:
-    """An invite for a meeting activity, held on the task's due date at 09:00-12:00 local time."""
+def meeting_payload(ctx: Context, task: Task, attendees: list[Person]) -> dict:
+    """An invite for a meeting activity, held on the task's due date at 09:00-12:00 local time.
+
+    The UID stays the task's; SEQUENCE is the task's ``invite_sequence``.
+    """
     settings = get_settings()
     tz = ZoneInfo(settings.timezone)
     day = task.due_date or ctx.now.astimezone(tz).date()
@@ -90,7 +95,7 @@ def meeting_payload(ctx: Context, task: Task, attendees: list[Person], sequence:
     return {
         **base,
         "uid": f"task-{task.id}-{task.iteration}@chefoskop",
-        "sequence": sequence,
+        "sequence": task.invite_sequence,
         "summary": base["task_title"],
         "start": start.isoformat(),
         "end": (start + timedelta(hours=3)).isoformat(),
@@ -99,3 +104,22 @@ def meeting_payload(ctx: Context, task: Task, attendees: list[Person], sequence:
         "organizer_name": organiser.name if organiser else "Chefoskop",
         "attendees": [{"name": p.name, "email": p.email} for p in attendees],
     }
+
+
+def _invite_key(task: Task) -> str:
+    """The dedupe prefix of one version of a meeting task's invite (``send`` adds the person)."""
+    return f"invite:{task.id}:{task.iteration}:{task.invite_sequence}"
+
+
+def send_invite(ctx: Context, task: Task, attendees: list[Person]) -> int:
+    """Queue the invite at the task's current SEQUENCE to ``attendees``; once per person and version."""
+    return send(ctx, "meeting_invite", attendees, meeting_payload(ctx, task, attendees),
+                process_id=task.process_id, task_id=task.id, dedupe=_invite_key(task))
+
+
+def invited_ids(ctx: Context, task: Task) -> set[int]:
+    """Who was sent the invite at the task's current SEQUENCE."""
+    return set(ctx.session.scalars(select(OutboxMessage.recipient_id).where(
+        OutboxMessage.process_id == task.process_id, OutboxMessage.task_id == task.id,
+        OutboxMessage.kind == "meeting_invite",
+        OutboxMessage.dedupe_key.startswith(f"{_invite_key(task)}:", autoescape=True))))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import bindparam, select, update
 
@@ -11,8 +11,8 @@ from chefoskop.settings import get_settings
 from flows.calendar import add_working_days, local_date
 from flows.definition import ActivitySpec
 from flows.engine.core import Context, check_version, create_all, record, transition
-from flows.engine.notify import meeting_payload, send, task_payload
-from flows.engine.queries import get, load_task, people_by_id
+from flows.engine.notify import invited_ids, people, send, send_invite, task_payload
+from flows.engine.queries import get, load_task, people_by_id, step_spec
 from flows.errors import Conflict, InvalidData, NotRoleHolder
 from flows.rules import OPEN_TASK_STATES
 from models import Process, StepInstance, Task, TaskCandidate
@@ -63,14 +63,16 @@ def create_tasks(ctx: Context, process: Process, step: StepInstance,
     return created
 
 
+def route_of(data: RoleData, task: Task, now: datetime) -> dict[int, str]:
+    """Who acts for the task's role at ``now``: for its holder (per-holder work), else everyone."""
+    if task.holder_id is not None:
+        return resolve_person(data, task.role, task.holder_id, now)
+    return resolve(data, task.role, now)
+
+
 def open_pending(ctx: Context, process: Process, task: Task, activity: ActivitySpec) -> None:
     """Make a pending task actionable: re-route it to today's holders and announce it."""
-    data = ctx.role_data(process.id)
-    if task.holder_id is not None:
-        candidates = resolve_person(data, task.role, task.holder_id, ctx.now)
-    else:
-        candidates = resolve(data, task.role, ctx.now)
-    set_candidates(task, candidates)
+    set_candidates(task, route_of(ctx.role_data(process.id), task, ctx.now))
     task.due_date = due_date_for(ctx, activity)
     transition(ctx, task, "task", "open", organisation_id=process.organisation_id,
                process_id=process.id)
@@ -80,13 +82,8 @@ def open_pending(ctx: Context, process: Process, task: Task, activity: ActivityS
 def _announce(ctx: Context, process: Process, opened: list[tuple[Task, ActivitySpec]]) -> None:
     """Tell the candidates of newly opened tasks, and invite to meetings (one read of the people)."""
     data = ctx.role_data(process.id)
-    attendees: dict[int, set[int]] = {}
-    for task, activity in opened:
-        if activity.kind == "meeting":
-            ids = {c.person_id for c in task.candidates}
-            for role in activity.participants:
-                ids |= set(resolve(data, role, ctx.now))
-            attendees[task.id] = ids
+    attendees = {task.id: _attendee_ids(data, task, activity, ctx.now)
+                 for task, activity in opened if activity.kind == "meeting"}
     wanted = {c.person_id for task, _ in opened for c in task.candidates}
     found = people_by_id(ctx.session, wanted.union(*attendees.values()))
     ctx.keep(*found.values())
@@ -95,9 +92,34 @@ def _announce(ctx: Context, process: Process, opened: list[tuple[Task, ActivityS
         send(ctx, "task_assigned", recipients, task_payload(ctx, task), process_id=process.id,
              task_id=task.id)
         if task.id in attendees:
-            invited = [found[i] for i in sorted(attendees[task.id]) if i in found]
-            send(ctx, "meeting_invite", invited, meeting_payload(ctx, task, invited),
-                 process_id=process.id, task_id=task.id)
+            send_invite(ctx, task, [found[i] for i in sorted(attendees[task.id]) if i in found])
+
+
+def _attendee_ids(data: RoleData, task: Task, activity: ActivitySpec, now: datetime) -> set[int]:
+    """Who a meeting task invites: the people it is routed to and everyone in its participant roles."""
+    ids = {c.person_id for c in task.candidates}
+    for role in activity.participants:
+        ids |= set(resolve(data, role, now))
+    return ids
+
+
+def update_invite(ctx: Context, process: Process, task: Task, roles: set[str] | None = None) -> bool:
+    """Send a meeting task's invite again, one SEQUENCE on, when its attendees are no longer those
+    of the last one; True when sent. With ``roles``, only a meeting involving one of them is looked at.
+
+    Every current attendee gets the update (newcomers included); the outbox dedupe key names the
+    sequence, so sending one version twice queues nothing.
+    """
+    activity = step_spec(process, get(ctx.session, StepInstance, task.step_id)).activity(task.activity_key)
+    if roles is not None and not roles & {task.role, *activity.participants}:
+        return False
+    ids = _attendee_ids(ctx.role_data(process.id), task, activity, ctx.now)
+    attendees = [p for p in people(ctx, ids) if p.active]
+    if {p.id for p in attendees} == invited_ids(ctx, task):
+        return False
+    task.invite_sequence += 1
+    send_invite(ctx, task, attendees)
+    return True
 
 
 def set_candidates(task: Task, candidates: dict[int, str]) -> bool:
@@ -234,6 +256,8 @@ def reassign(ctx: Context, task_id: int, to_person_id: int, *,
                data={"from": previous, "to": target.id})
     send(ctx, "task_assigned", [target], task_payload(ctx, task), process_id=process.id,
          task_id=task.id)
+    if task.kind == "meeting":
+        update_invite(ctx, process, task)
     return task
 
 
