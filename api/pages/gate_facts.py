@@ -137,6 +137,8 @@ def consequences(db: Session, process: Process, gate: Gate, locale: str) -> tupl
         return (gettext(locale, "The action plan may be adopted."), "")
     step = db.get(StepInstance, gate.step_id)
     before = (gate.requirements or {}).get("before", "close")
+    if gate.kind == "consultation":  # recorded, never rejected: samverkan has no veto
+        return _step_approval(process, step, before, locale), ""
     return _step_approval(process, step, before, locale), _step_rejection(process, step, gate, locale)
 
 
