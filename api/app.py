@@ -16,6 +16,7 @@ from api.routes import (
     plans,
     processes,
     roster,
+    survey_results,
     tasks,
 )
 from api.routes.exports import router as exports_router
@@ -67,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_problem_handlers(app)
     for module in (auth, organisation, processes, roster, tasks, gates, plans, admin, imports,
-                   instruments):
+                   instruments, survey_results):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(followup_router, prefix=API_PREFIX)
     app.include_router(exports_router, prefix=API_PREFIX)

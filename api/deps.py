@@ -3,6 +3,12 @@
 ``SessionDep`` is the request's one database session (committed once by the
 route class in ``api.routing``); ``CurrentUser`` is the signed-in person, found
 from a Bearer API token or the session cookie (with its CSRF check on changes).
+
+A session opened from a task's e-mail link (a *link session*) reaches only the
+routes named in ``LINK_SESSION_ROUTES``, and those only for its own task
+(``roles.permissions.link_session_permits``); ``current_principal`` refuses every
+other signed-in route with 403 ``link_session_only``. This is the one place that
+check is made: every signed-in route, page or API, depends on ``current_principal``.
 """
 
 from __future__ import annotations
@@ -16,14 +22,16 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
+from api.messages import PROBLEMS
 from api.problems import ApiProblem, request_locale, retry_after_seconds
 from api.security.sessions import CSRF_FIELD, CSRF_HEADER, cookie_name, csrf_matches, load_session
 from api.security.tokens import find_token
 from chefoskop import clock
-from chefoskop.i18n import normalise_locale
+from chefoskop.i18n import N_, normalise_locale
 from chefoskop.settings import Settings
 from flows.engine import Actor, Context
 from models import ApiToken, Person, WebSession
+from roles import permissions as perm
 from roles.permissions import Viewer
 
 PathId = Annotated[int, Path(ge=1, le=2_147_483_647)]
@@ -98,6 +106,11 @@ class Principal:
     api_token: ApiToken | None = None
 
     @property
+    def link_task_id(self) -> int | None:
+        """The task a link session is limited to; None for a full session or an API token."""
+        return self.web_session.scope_task_id if self.web_session is not None else None
+
+    @property
     def viewer(self) -> Viewer:
         """The person as the pure permission functions see them."""
         p = self.person
@@ -146,10 +159,59 @@ async def _supplied_csrf(request: Request) -> str | None:
     return supplied
 
 
+# The routes a link session may use (by endpoint), each with the action it is to
+# ``roles.permissions.link_session_permits``. A route missing here is refused to link
+# sessions, so renaming one of these only makes link sessions fail closed.
+LINK_SESSION_ROUTES: dict[str, str] = {
+    "api.routes.tasks.get_task": "view_task",
+    "api.routes.tasks.claim": "claim_task",
+    "api.routes.tasks.unclaim": "unclaim_task",
+    "api.routes.tasks.complete": "complete_task",
+    "api.pages.tasks.task_page": "view_task",
+    "api.pages.tasks.claim": "claim_task",
+    "api.pages.tasks.complete": "complete_task",
+    "api.routes.auth.current_session": "read_session",
+    "api.routes.auth.logout": "sign_out",
+    "api.pages.auth.logout": "sign_out",
+}
+LINK_SESSION_ONLY = "link_session_only"
+# The refusal's words, registered with the check that gives it (msgids in locale/).
+PROBLEMS.setdefault(LINK_SESSION_ONLY, (
+    N_("Sign in to do more"),
+    N_("You came here through the link in a task e-mail, and that link opens only its own task. "
+       "Sign in to do anything else.")))
+
+
+def route_action(request: Request) -> str | None:
+    """The link-session action of the route serving ``request`` (None: not open to them)."""
+    endpoint = request.scope.get("endpoint")
+    if endpoint is None:
+        return None
+    return LINK_SESSION_ROUTES.get(f"{endpoint.__module__}.{endpoint.__qualname__}")
+
+
+def _path_task_id(request: Request) -> int | None:
+    value = str(request.path_params.get("task_id", ""))
+    return int(value) if value.isdigit() and len(value) < 11 else None
+
+
+def link_session_refusal(request: Request, principal: Principal) -> ApiProblem | None:
+    """403 ``link_session_only`` when a link session asks for more than its task."""
+    scope_task_id = principal.link_task_id
+    if scope_task_id is None or perm.link_session_permits(scope_task_id, route_action(request),
+                                                          _path_task_id(request)):
+        return None
+    return ApiProblem(403, LINK_SESSION_ONLY, params={"task_id": scope_task_id})
+
+
 async def current_principal(request: Request, principal: OptionalPrincipal) -> Principal:
-    """The signed-in principal; a cookie session must show its CSRF token on changes."""
+    """The signed-in principal; a link session only on its task's routes; a cookie session
+    must show its CSRF token on changes."""
     if principal is None:
         raise _unauthenticated()
+    refusal = link_session_refusal(request, principal)
+    if refusal is not None:
+        raise refusal
     if (principal.web_session is not None and request.method not in SAFE_METHODS
             and not csrf_matches(principal.web_session, await _supplied_csrf(request))):
         raise ApiProblem(403, "csrf_failed")

@@ -1,13 +1,16 @@
 """The mappings (steps 4-6): instruments, groups, surveys, invitations, responses, result access.
 
-Identity and answers live apart. ``Invitation`` knows the person and whether they
-answered; ``Response`` holds the answers with the mapping group and a one-way
-keyed hash of the invitation's secret, never a person or invitation id. Only the
-respondent's own link can find their response again.
+Identity and answers live apart. ``Invitation`` knows the person, the link's
+secret while the mapping is open, and (from the close on) whether they answered;
+``Response`` holds the answers with the mapping group and a one-way keyed hash of
+the invitation's secret, never a person or invitation id, under a random id. Only
+the respondent's own link can find their response again; no transaction writes a
+response together with a row that names a person (see ``surveys.unlink``).
 """
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
@@ -79,6 +82,10 @@ class Survey(Base):
     include_management: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(20), default="open", index=True)
     opens_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the respondents' answer tasks went out (None while the step prepares): the sweep
+    # never closes a mapping before then.
+    answering_from: Mapped[datetime | None]
+    # Planned while the step prepares; fixed when answering starts (``surveys.distribution``).
     closes_at: Mapped[datetime] = mapped_column(index=True)
     closed_at: Mapped[datetime | None]
     results: Mapped[dict | None]  # published (already suppressed) results from the flow
@@ -91,8 +98,11 @@ class Survey(Base):
 class Invitation(Base):
     """The identity side: who is asked, their link's secret, and whether they answered.
 
-    No time of answering is kept here, so the invitation cannot be lined up with a
-    response by timestamps.
+    ``nonce`` (the link's secret) is kept only while the mapping is open, so the task page
+    can lead the person to their questionnaire; closing deletes it and keeps ``link_hash``
+    (its SHA-256), enough to recognise the link but not to recompute the response's key.
+    ``answered`` is written only when the mapping closes, for every invitation at once,
+    never when someone answers: no time or order of answering is kept here.
     """
 
     __tablename__ = "survey_invitation"
@@ -103,16 +113,22 @@ class Invitation(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("mapping_group.id"), index=True)
     role: Mapped[str] = mapped_column(String(40), default="chef")
-    nonce: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str | None] = mapped_column(String(64))
+    link_hash: Mapped[str] = mapped_column(String(64), unique=True)
     answered: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def new_response_id() -> str:
+    """A random public id: response ids say nothing about the order answers came in."""
+    return secrets.token_hex(16)
 
 
 class Response(Base):
     """The answer side: answers, the mapping group and a keyed hash, never a person.
 
-    ``submitted_at`` is kept to the day (midnight UTC) so it cannot be matched
-    against mail or web logs to the minute.
+    The id is random, not a sequence. ``submitted_at`` is kept to the day (midnight
+    UTC) so it cannot be matched against mail or web logs to the minute.
     """
 
     __tablename__ = "survey_response"
@@ -121,7 +137,7 @@ class Response(Base):
         Index("ix_survey_response_survey_status", "survey_id", "status"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_response_id)
     survey_id: Mapped[int] = mapped_column(ForeignKey("survey.id"))
     group_id: Mapped[int] = mapped_column(ForeignKey("mapping_group.id"), index=True)
     respondent_key: Mapped[str] = mapped_column(String(64))

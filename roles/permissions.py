@@ -138,6 +138,67 @@ def can_reassign_task(viewer: Viewer, facts: ProcessFacts) -> bool:
     return can_manage_process(viewer, facts)
 
 
+# --- sessions opened from a task's e-mail link ------------------------------------------
+# The signed link in a task mail signs its person in for that one task only: a *link
+# session*. These functions decide what such a session may do, how long it lives and what
+# following a link does to a session the browser already has. The API names the action
+# of each route it lets through (``api.deps``); everything not named is refused.
+
+LINK_TASK_STATES = frozenset({"pending", "open", "claimed"})  # a link opens only while live
+LINK_TASK_ACTIONS = frozenset({"view_task", "claim_task", "unclaim_task", "complete_task"})
+LINK_SESSION_ACTIONS = frozenset({"sign_out", "read_session"})  # about the session itself
+
+
+@dataclass(frozen=True)
+class LinkScope:
+    """What a link session is bound to: one task, routed as it was when the link was followed."""
+
+    task_id: int
+    route_version: int
+
+
+def may_use_task_link(person_id: int, task: TaskFacts) -> bool:
+    """A task link works while its task is live and its person may act on it: the assignee,
+    or a candidate while nobody has claimed it."""
+    if task.status not in LINK_TASK_STATES:
+        return False
+    if task.assignee_id is not None:
+        return task.assignee_id == person_id
+    return person_id in task.candidate_ids
+
+
+def link_session_alive(person_id: int, scope: LinkScope, task: TaskFacts | None,
+                       route_version: int | None) -> bool:
+    """A link session works while its task is live, still its person's to act on, and routed
+    as when the link was followed: completing, cancelling, reassigning or rerouting the task
+    (each bumps its route version) ends it for good."""
+    return (task is not None and route_version == scope.route_version
+            and may_use_task_link(person_id, task))
+
+
+def link_session_permits(scope_task_id: int, action: str | None, task_id: int | None) -> bool:
+    """A link session may see, claim, give back and complete its own task, and see and end
+    itself; nothing else (no other task, no list, no process, no change of anything else)."""
+    if action in LINK_SESSION_ACTIONS:
+        return True
+    return action in LINK_TASK_ACTIONS and task_id is not None and task_id == scope_task_id
+
+
+def on_task_link(link_person_id: int, signed_in_person_id: int | None,
+                 signed_in_by_link: bool) -> str:
+    """What following a task link does to the browser's current session.
+
+    ``"keep"``: the link's person is already signed in fully; go to the task in that session
+    (a link never downgrades it). ``"ask"``: someone else is signed in fully; their session
+    is left alone and they are asked to sign out first (a link never silently swaps whose
+    browser this is). ``"start"``: no session, or only a link session (anyone's): replace it
+    with a link session for this task.
+    """
+    if signed_in_person_id is None or signed_in_by_link:
+        return "start"
+    return "keep" if signed_in_person_id == link_person_id else "ask"
+
+
 def can_manage_plan(viewer: Viewer, facts: ProcessFacts, owner_id: int) -> bool:
     """A plan's owner, or the people running the process, work on its actions."""
     return same_organisation(viewer, facts.organisation_id) and (
@@ -204,3 +265,12 @@ def can_evaluate_process(viewer: Viewer, facts: ProcessFacts) -> bool:
 def can_start_cycle(viewer: Viewer, facts: ProcessFacts) -> bool:
     """A new cycle of a completed process: its processägare or its beställare."""
     return can_cancel_process(viewer, facts)
+
+
+def can_record_risk_assessment(viewer: Viewer, facts: ProcessFacts, owner_id: int,
+                               responsible_id: int) -> bool:
+    """A risk assessment is recorded by whoever works on the action, or by a safety representative
+    (skyddsombud) of the process; approving it stays with the gate's decider."""
+    return can_work_on_action(viewer, facts, owner_id, responsible_id) or (
+        same_organisation(viewer, facts.organisation_id) and Role.SKYDDSOMBUD in facts.roles
+    )

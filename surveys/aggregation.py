@@ -4,8 +4,11 @@
 transaction; after the commit the caller calls ``start_aggregation(ids)``, which
 runs the work as ``settings.flow_mode`` says (``direct``: inline, without
 importing Prefect; ``embedded``: the Prefect flow in ``surveys.flows`` run here;
-``deployment``: a run of the ``survey-aggregate/chefoskop`` deployment). One
-transaction per survey; running it twice only recomputes the same numbers.
+``deployment``: a run of the ``survey-aggregate/chefoskop`` deployment). Each
+survey's responses are first sealed in a transaction of their own
+(``surveys.unlink.seal_responses``: rewritten in random order, so their row order
+and transaction ids say nothing about who answered when); then one transaction
+per survey stores the results. Running it twice only recomputes the same numbers.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from chefoskop.db import unit_of_work
 from chefoskop.settings import get_settings
 from models import Survey
 from surveys.results import compute_results, log_access
+from surveys.unlink import seal_responses
 
 log = logging.getLogger(__name__)
 FLOW_NAME = "survey-aggregate"
@@ -27,7 +31,10 @@ FLOW_ACTOR = f"flow:{FLOW_NAME}"
 
 
 def aggregate_survey(survey_id: int) -> dict:
-    """Compute and store one closed survey's published results in its own transaction."""
+    """Seal a closed survey's responses, then compute and store its published results (one
+    transaction each)."""
+    with unit_of_work() as session:
+        seal_responses(session, survey_id)
     with unit_of_work() as session:
         survey = session.get(Survey, survey_id)
         if survey is None or survey.status != "closed":

@@ -2,14 +2,19 @@
 
 The pydantic models in ``surveys.schema`` check each field's shape; these checks
 look across fields (keys that repeat, unknown scales, missing languages, fields
-that do not fit an item's kind). They tolerate a malformed document: whatever
-cannot be read here has already been named by the shape check.
+that do not fit an item's kind, the kind a mapping must be). They tolerate a
+malformed document: whatever cannot be read here has already been named by the
+shape check. A field written twice in one place of the YAML text (which a YAML
+reader would silently resolve to the last one) is found in the text itself:
+``duplicate_fields``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+
+import yaml
 
 from surveys.errors import Issue
 
@@ -85,6 +90,10 @@ def _item_issues(path: Path, item: dict, scale_keys: set[str], audiences: set[st
         issues += _duplicates(options, "value")
     elif isinstance(kind, str) and item.get("options"):
         issues.append(_issue((*path, "options"), "not_for_kind", kind=kind))
+    if isinstance(kind, str) and kind != "number":  # bounds mean nothing on a scale or a choice
+        # (``integer: false`` is the default, which stored snapshots spell out)
+        issues += [_issue((*path, f), "not_for_kind", kind=kind)
+                   for f in ("minimum", "maximum", "integer") if item.get(f) not in (None, False)]
     low, high = item.get("minimum"), item.get("maximum")
     if isinstance(low, (int, float)) and isinstance(high, (int, float)) and low > high:
         issues.append(_issue((*path, "minimum"), "min_above_max"))
@@ -118,6 +127,11 @@ def _language_issues(doc: dict) -> list[Issue]:
 def _kind_issues(doc: dict) -> list[Issue]:
     kind = doc.get("kind", "survey")
     issues = []
+    mapping = doc.get("mapping")
+    if type(mapping) is int and mapping in (1, 2, 3) and isinstance(kind, str):
+        wanted = "logbook" if mapping == 2 else "survey"  # mapping 2 is the five-day logbook
+        if kind != wanted:
+            issues.append(_issue(("kind",), "mapping_kind", mapping=mapping, kind=wanted))
     if kind == "logbook" and not doc.get("logbook"):
         issues.append(_issue(("logbook",), "logbook_needs_spec"))
     if kind == "survey" and doc.get("logbook"):
@@ -146,3 +160,32 @@ def cross_field_issues(doc: dict) -> list[Issue]:
     for path, item in items:
         issues += _item_issues(path, item, scale_keys, audiences)
     return issues + _language_issues(doc)
+
+
+def _scalar_key(node: yaml.Node) -> str | None:
+    return node.value if isinstance(node, yaml.ScalarNode) else None
+
+
+def duplicate_fields(root: yaml.Node | None) -> list[Issue]:
+    """Every field given twice in the same mapping of a composed YAML tree, with its line."""
+    issues: list[Issue] = []
+    seen_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, Path]] = [(root, ())] if root is not None else []
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen_nodes:  # anchors and aliases: each node once (and no cycles)
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            keys: set[str] = set()
+            for key_node, value in node.value:
+                key = _scalar_key(key_node)
+                if key is not None and key != "<<":
+                    if key in keys:
+                        issues.append(Issue(path_text((*path, key)), "duplicate_field", {"key": key},
+                                            key_node.start_mark.line + 1))
+                    keys.add(key)
+                stack.append((value, (*path, key) if key is not None else path))
+        elif isinstance(node, yaml.SequenceNode):
+            stack += [(child, (*path, i)) for i, child in enumerate(node.value)]
+    return issues

@@ -35,6 +35,8 @@ MESSAGES: dict[str, str] = {
     "less_than_equal": N_("Must be at most %(le)s."),
     "invalid": N_("Invalid value: %(detail)s."),
     "duplicate_key": N_("The key %(key)s is used more than once."),
+    "duplicate_field": N_("The field %(key)s is written twice here; a file may give it only once."),
+    "mapping_kind": N_("Mapping %(mapping)s must be of kind %(kind)s."),
     "unknown_scale": N_("No scale is named %(scale)s."),
     "scale_not_increasing": N_("Scale values must increase strictly."),
     "likert_needs_scale": N_("A likert item needs a scale."),
@@ -76,6 +78,7 @@ MESSAGES: dict[str, str] = {
     "unknown_person": N_("Person %(id)s does not belong to this organisation."),
     "invited_not_grouped": N_("Everyone already invited must be in a group (%(count)s are not)."),
     "close_not_later": N_("The new closing date must be later than the current one."),
+    "close_in_past": N_("The closing date must be in the future."),
     "threshold_lowered": N_("The anonymity threshold can only be raised (it is %(current)s)."),
     "not_closed": N_("Results are shown only once the mapping has closed."),
 }

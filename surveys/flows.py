@@ -1,6 +1,6 @@
 """The aggregation flow (Prefect 3): ``aggregate_surveys_flow`` aggregates closed mappings,
-one Prefect task and one transaction per survey. The work itself, and ``start_aggregation``
-which callers use, live in ``surveys.aggregation``.
+one Prefect task per survey (two transactions: sealing the responses, then the results).
+The work itself, and ``start_aggregation`` which callers use, live in ``surveys.aggregation``.
 """
 
 from __future__ import annotations
@@ -20,5 +20,5 @@ aggregate_task = task(aggregate_survey, name="aggregate-survey", retries=2, retr
 
 @flow(name=FLOW_NAME)
 def aggregate_surveys_flow(survey_ids: list[int]) -> list[dict]:
-    """Aggregate the given closed surveys (one task and one transaction each)."""
+    """Aggregate the given closed surveys (one task each)."""
     return [aggregate_task(survey_id) for survey_id in survey_ids]

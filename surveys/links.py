@@ -1,11 +1,14 @@
 """Personal survey links and the one-way key that ties a link to its answers.
 
-A link carries the invitation id and the invitation's random secret (nonce),
-signed with the application secret. The response is stored under
-``respondent_key = HMAC(k, survey_id:nonce)`` where ``k`` is derived from the
-application secret for this purpose only. The hash cannot be reversed, and the
-results code never computes it, so reading results can never lead to a person;
-only someone holding the link (the respondent) can find their answers again.
+A link carries only the invitation's random secret (nonce), signed with the
+application secret: no invitation id, so a link seen in a log or a proxy names
+nobody. The invitation is found by ``link_hash = SHA-256(nonce)``. The response
+is stored under ``respondent_key = HMAC(k, survey_id:nonce)`` where ``k`` is
+derived from the application secret for this purpose only. Neither hash can be
+reversed, and the results code never computes them, so reading results can never
+lead to a person; only someone holding the link (the respondent) can find their
+answers again. Once a mapping closes the nonce is deleted and only ``link_hash``
+stays, so not even the database and the secret together can recompute the key.
 
 A link is valid while its survey is open (until ``closes_at``, which the
 processledare can move later); that check is against the database, so an
@@ -36,21 +39,31 @@ def new_nonce() -> str:
     return secrets.token_urlsafe(24)
 
 
-def make_token(invitation_id: int, nonce: str, *, secret_key: str | None = None) -> str:
-    """The signed token of one invitation's personal link."""
-    return URLSafeSerializer(_secret(secret_key), salt=SALT).dumps([int(invitation_id), nonce])
+def link_hash(nonce: str) -> str:
+    """How an invitation recognises its link without keeping the secret (hex SHA-256)."""
+    return hashlib.sha256(nonce.encode()).hexdigest()
 
 
-def read_token(token: str, *, secret_key: str | None = None) -> tuple[int, str]:
-    """``(invitation_id, nonce)`` of a genuine token; refuses anything else."""
+def make_token(nonce: str, *, secret_key: str | None = None) -> str:
+    """The signed token of one invitation's personal link (the nonce and nothing else)."""
+    return URLSafeSerializer(_secret(secret_key), salt=SALT).dumps(nonce)
+
+
+def read_token(token: str, *, secret_key: str | None = None) -> str:
+    """The nonce of a genuine token; refuses anything else.
+
+    A link made before links stopped naming the invitation (``[invitation_id, nonce]``)
+    still opens: only its nonce is used.
+    """
     try:
         data = URLSafeSerializer(_secret(secret_key), salt=SALT).loads(token)
     except BadSignature as exc:
         raise SurveyRefused("link_invalid") from exc
-    if not (isinstance(data, list) and len(data) == 2 and type(data[0]) is int
-            and isinstance(data[1], str)):
+    if isinstance(data, list) and len(data) == 2 and type(data[0]) is int:
+        data = data[1]
+    if not isinstance(data, str) or not 0 < len(data) <= 64:
         raise SurveyRefused("link_invalid")
-    return data[0], data[1]
+    return data
 
 
 def respondent_key(survey_id: int, nonce: str, *, secret_key: str | None = None) -> str:

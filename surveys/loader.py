@@ -3,6 +3,8 @@
 ``parse_instrument`` is the only way to build an ``Instrument``: it runs the shape
 check (pydantic) and the cross-field checks together and, when anything is wrong,
 raises ``InstrumentRejected`` naming every problem with its path and YAML line.
+``load_instrument_text`` also refuses a field written twice in one place of the
+text (YAML readers silently keep the last one).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.surveys import OrganisationInstrument
-from surveys.checks import cross_field_issues, path_text
+from surveys.checks import cross_field_issues, duplicate_fields, path_text
 from surveys.errors import MESSAGES, InstrumentRejected, Issue
 from surveys.schema import Instrument
 
@@ -110,7 +112,14 @@ def load_instrument_text(text: str) -> Instrument:
         problem = getattr(exc, "problem", None) or str(exc)
         raise InstrumentRejected([Issue("", "yaml_syntax", {"problem": problem},
                                         mark.line + 1 if mark else None)]) from exc
-    return parse_instrument(doc, root)
+    twice = duplicate_fields(root)  # the parsed document kept only the last of each
+    try:
+        instrument = parse_instrument(doc, root)
+    except InstrumentRejected as exc:
+        raise InstrumentRejected(sorted(twice + exc.issues, key=lambda i: (i.line or 0, i.path))) from None
+    if twice:
+        raise InstrumentRejected(twice)
+    return instrument
 
 
 def load_instrument_file(path: str | Path) -> Instrument:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chefoskop import clock
-from chefoskop.i18n import N_, format_date, format_number, gettext, normalise_locale
+from chefoskop.i18n import N_, format_date, format_number, format_percent, gettext, normalise_locale
 from models import Organisation, Process, Survey
 from notifications.render import get_environment, template_context
 from surveys import report_view as view
@@ -64,22 +64,61 @@ def closed_surveys(session: Session, process_id: int, step_no: int) -> list[Surv
     return found
 
 
+def _rate(cell: dict | None, threshold: int, lang: str) -> str:
+    if cell is None:
+        return view.hidden_marker("few", threshold, lang)
+    return gettext(lang, "%(answered)s of %(invited)s (%(rate)s)", answered=cell["n"],
+                   invited=cell["invited"], rate=format_percent(cell["rate"], lang))
+
+
+def _overview(instrument, results: dict, section: dict, lang: str) -> dict:
+    """One mapping's line in the overview: response rate, findings for all managers, and the gist
+    as (line, sub-lines) pairs."""
+    threshold = results["threshold"]
+    management = next((g for g in results["participation"]["groups"] if g["kind"] == "management"), None)
+    found = results["findings"].get("overall", {"strength": [], "development": []})
+    logbook = instrument.kind == "logbook"
+    lines = []
+    if management is not None:
+        lines.append(gettext(lang, "Top management answered: %(rate)s",
+                             rate=_rate(management if management["shown"] else None, threshold, lang)))
+    if logbook:
+        lines += view.time_use_summary(instrument, results, lang)
+    else:
+        for kind, msgid in (("strength", N_("Strength: %(question)s")),
+                            ("development", N_("Development area: %(question)s"))):
+            lines += [gettext(lang, msgid, question=view.in_context(instrument, instrument.item(k), lang)[1])
+                      for k in found[kind]]
+        gaps = view.largest_gaps(instrument, results, lang)
+        if gaps:
+            lines.append((gettext(lang, "Largest differences from top management:"), gaps))
+    lines = [line if isinstance(line, tuple) else (line, []) for line in lines]
+    return {"number": section["step_no"] - 3, "title": section["title"], "logbook": logbook,
+            "rate": _rate(results["participation"]["overall"], threshold, lang),
+            "strengths": None if logbook else len(found["strength"]),
+            "developments": None if logbook else len(found["development"]), "lines": lines}
+
+
 def _mapping(session: Session, surveys: list[Survey], lang: str, who: dict) -> dict:
     survey = surveys[0]
     instrument = from_document(survey.instrument)
     results = survey_results(session, survey.id, locale=lang, purpose="report", **who)
     section = {
         "step_no": survey.step_no, "round": survey.round, "title": instrument.title.get(lang),
+        "logbook": instrument.kind == "logbook",
         "closed_on": format_date(survey.closed_at, lang, "long"),
         "participation": view.participation_rows(results, lang),
         "headings": [name for _, name in view.columns(results, lang)],
-        "questions": view.item_rows(instrument, results, lang),
+        "sections": view.question_sections(instrument, results, lang),
+        "numbers": view.number_tables(instrument, results, lang),
         "choices": view.choice_tables(instrument, results, lang),
         "findings": view.findings_by_group(instrument, results, lang),
         "charts": view.mean_charts(instrument, results, lang),
+        "distributions": view.distribution_charts(instrument, results, lang),
         "time_use": view.time_use(instrument, results, lang),
         "comparison": None,
     }
+    section["overview"] = _overview(instrument, results, section, lang)
     if len(surveys) > 1:
         before = survey_results(session, surveys[1].id, locale=lang, purpose="report", **who)
         section["comparison"] = view.comparison(instrument, before, results, lang)

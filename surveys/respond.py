@@ -1,9 +1,13 @@
 """The respondent's side: open a personal link, save answers (a logbook day at a time), submit.
 
 The link is the only way from an invitation to its response: ``respondent_key``
-hashes the invitation's secret. A refusal raises ``SurveyRefused`` with a reason
-in the respondent's language (``.messages(locale)``) and ``kept``, exactly what
-they sent, so a page can show it again; what was saved before stays as it was.
+hashes the invitation's secret. Saving and submitting write the response row and
+nothing else: no invitation, task or other row that names a person shares their
+transaction, so transaction ids (PostgreSQL ``xmin``) cannot join the two; the
+invitations learn who answered only when the mapping closes
+(``surveys.distribution.close_survey``). A refusal raises ``SurveyRefused`` with a
+reason in the respondent's language (``.messages(locale)``) and ``kept``, exactly
+what they sent, so a page can show it again; what was saved before stays as it was.
 Functions here flush; the caller commits (and on a refusal, rolls back).
 """
 
@@ -20,7 +24,7 @@ from sqlalchemy.orm import Session
 from models import Invitation, Person, Response, Survey
 from surveys.answers import clean_day, clean_items, missing_days
 from surveys.errors import SurveyRefused
-from surveys.links import read_token, respondent_key
+from surveys.links import link_hash, read_token, respondent_key
 from surveys.loader import from_document
 from surveys.schema import Instrument
 
@@ -42,7 +46,11 @@ class Respondent:
 
 
 def _is_open(survey: Survey, now: datetime) -> bool:
-    return survey.status == "open" and now < survey.closes_at
+    """Open, and not past the close date once answering has started (before then the
+    close date is only planned: ``surveys.distribution`` fixes it when answering starts)."""
+    if survey.status != "open":
+        return False
+    return survey.answering_from is None or now < survey.closes_at
 
 
 @dataclass
@@ -54,9 +62,12 @@ class _Link:
 
 
 def _resolve(session: Session, token: str) -> _Link:
-    invitation_id, nonce = read_token(token)
-    invitation = session.get(Invitation, invitation_id)
-    if invitation is None or not hmac.compare_digest(invitation.nonce, nonce):
+    nonce = read_token(token)
+    invitation = session.scalar(select(Invitation).where(Invitation.link_hash == link_hash(nonce)))
+    # While the mapping is open the nonce itself is kept (erasure replaces it, which ends the
+    # link); once closed only its hash is, and the hash matched.
+    if invitation is None or (invitation.nonce is not None
+                              and not hmac.compare_digest(invitation.nonce, nonce)):
         raise SurveyRefused("link_invalid")
     survey = session.get(Survey, invitation.survey_id)
     locale = session.get(Person, invitation.person_id).locale or "sv"
@@ -85,7 +96,7 @@ def _writable(session: Session, token: str, now: datetime, kept: dict) -> tuple[
         link = _resolve(session, token)
     except SurveyRefused as exc:
         raise SurveyRefused(exc.code, kept=kept, **exc.params) from None
-    if link.survey.status != "open" or now >= link.survey.closes_at:
+    if not _is_open(link.survey, now):
         closed = (link.survey.closed_at or link.survey.closes_at).date()
         raise SurveyRefused("survey_closed", kept=kept, closed=closed)
     response = _response(session, link)
@@ -151,6 +162,6 @@ def submit_answers(session: Session, token: str, now: datetime) -> Respondent:
     response.status = "submitted"
     # Kept to the day, so it cannot be lined up with mail or web logs.
     response.submitted_at = datetime.combine(now.astimezone(UTC).date(), datetime.min.time(), UTC)
-    link.invitation.answered = True
+    # The invitation is not touched: ``answered`` is set for everyone at close.
     session.flush()
     return _view(session, link)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chefoskop import clock
-from models import Invitation, Survey
+from models import Survey
+from surveys.distribution import pending_invitations
 from surveys.links import make_token
 from surveys.loader import from_document
 from surveys.respond import save_answers, save_logbook_day, submit_answers
@@ -75,8 +75,7 @@ def simulate_answers(session: Session, survey_id: int, rng: random.Random, *,
     survey = session.get(Survey, survey_id)
     instrument = from_document(survey.instrument)
     now = clock.now()
-    invitations = session.scalars(select(Invitation).where(
-        Invitation.survey_id == survey_id, Invitation.answered.is_(False)).order_by(Invitation.id)).all()
+    invitations = pending_invitations(session, survey_id)
     leanings: dict[int, float] = {}
     answered = 0
     for invitation in invitations:
@@ -84,7 +83,7 @@ def simulate_answers(session: Session, survey_id: int, rng: random.Random, *,
             continue
         group_lean = leanings.setdefault(invitation.group_id, rng.uniform(-1.0, 1.0))
         lean = group_lean + rng.gauss(0, 0.4)
-        token = make_token(invitation.id, invitation.nonce)
+        token = make_token(invitation.nonce)
         if instrument.logbook is not None:
             for day in range(instrument.logbook.days):
                 save_logbook_day(session, token, day, simulated_day(instrument, lean, rng), now)

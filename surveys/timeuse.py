@@ -52,3 +52,8 @@ def summarise_time_use(instrument: Instrument, rows: list[tuple[str, dict]], man
         "groups": {g: (time_use_cell(instrument, by_group.get(g, []))
                        if publication.shown(g) else None) for g in managers},
     }
+
+
+def largest_shares(shares: dict[str, float], count: int) -> list[tuple[str, float]]:
+    """The ``count`` largest (key, share) pairs of one split, largest first (for display)."""
+    return sorted(shares.items(), key=lambda kv: (-kv[1], kv[0]))[:count]

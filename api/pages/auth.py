@@ -4,6 +4,10 @@ The checks are the API's own (``api.routes.auth``): the same account lookup,
 rate limit, attempt log and session cookie. The sign-in form carries a
 pre-session CSRF token (a random value in a short-lived cookie echoed in the
 form), so nobody can sign a browser into someone else's account.
+
+Someone signed in through a task's e-mail link (a link session) is shown the
+form, with a note that the link opens its task only; signing in replaces the
+link session with a full one (the link session is revoked).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from api.deps import EngineCtx, OptionalPrincipal, SessionDep, SettingsDep
+from api.deps import EngineCtx, OptionalPrincipal, Principal, SessionDep, SettingsDep
 from api.messages import problem_text, reason_text
 from api.pages.render import FormDep, PagePrincipal, PageRoute, page_locale, render_page, safe_next, see_other
 from api.problems import ApiProblem
@@ -27,8 +31,8 @@ from api.security.ratelimit import account_key, clear_failures, record_failure, 
 from api.security.sessions import (
     clear_session_cookie,
     cookie_name,
+    end_previous_session,
     end_session,
-    load_session,
     set_session_cookie,
     start_session,
 )
@@ -39,11 +43,18 @@ LOGIN_CSRF_COOKIE = "chefoskop_login_csrf"
 MAX_FIELD = 500
 
 
+def _link_task_id(principal: Principal | None) -> int | None:
+    return principal.link_task_id if principal is not None else None
+
+
 def _login_form(request: Request, *, status: int = 200, email: str = "", next_url: str = "/",
-                error: str | None = None, field_errors: dict | None = None) -> HTMLResponse:
+                error: str | None = None, field_errors: dict | None = None,
+                link_task_id: int | None = None) -> HTMLResponse:
     token = secrets.token_urlsafe(24)
     response = render_page(request, "login.html", status=status, email=email, next_url=next_url,
-                           error=error, field_errors=field_errors or {}, login_csrf=token)
+                           error=error, field_errors=field_errors or {}, login_csrf=token,
+                           link_task_id=link_task_id,
+                           single_sign_on=request.app.state.settings.oidc_enabled)
     secure = request.app.state.settings.environment != "development"
     response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, path="/login", httponly=True,
                         samesite="strict", secure=secure)
@@ -52,10 +63,11 @@ def _login_form(request: Request, *, status: int = 200, email: str = "", next_ur
 
 @router.get("/login")
 def login_page(request: Request, principal: OptionalPrincipal, next: str | None = None) -> Response:
-    """The sign-in form (straight on for someone already signed in)."""
-    if principal is not None:
+    """The sign-in form (straight on for someone already signed in fully; someone signed in
+    through a task link is told what signing in adds)."""
+    if principal is not None and principal.link_task_id is None:
         return see_other(safe_next(next))
-    return _login_form(request, next_url=safe_next(next))
+    return _login_form(request, next_url=safe_next(next), link_task_id=_link_task_id(principal))
 
 
 def _field_errors(lang: str, email: str, password: str) -> dict[str, str]:
@@ -72,12 +84,15 @@ def _field_errors(lang: str, email: str, password: str) -> dict[str, str]:
 
 
 @router.post("/login")
-def login(request: Request, form: FormDep, db: SessionDep, settings: SettingsDep) -> Response:
-    """Check the password; on success start a session and go on to where the reader was heading."""
+def login(request: Request, form: FormDep, db: SessionDep, settings: SettingsDep,
+          principal: OptionalPrincipal) -> Response:
+    """Check the password; on success start a session (replacing any, a link session too) and
+    go on to where the reader was heading."""
     lang = page_locale(request)
     email, password = form.get("email", ""), form.get("password", "")
     next_url = safe_next(form.get("next"))
-    again = {"email": email[:MAX_FIELD], "next_url": next_url}
+    again = {"email": email[:MAX_FIELD], "next_url": next_url,
+             "link_task_id": _link_task_id(principal)}
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie.encode(), form.get("login_csrf", "").encode()):
         return _login_form(request, status=403, error=problem_text(lang, "csrf_failed")[1], **again)
@@ -98,9 +113,7 @@ def login(request: Request, form: FormDep, db: SessionDep, settings: SettingsDep
         return _login_form(request, status=401, error=problem_text(lang, "invalid_credentials")[1],
                            **again)
     clear_failures(db, account, address)
-    previous = load_session(db, request.cookies.get(cookie_name(settings)), settings, now)
-    if previous is not None:
-        end_session(previous, now)
+    end_previous_session(db, request.cookies.get(cookie_name(settings)), settings, now)
     _, value = start_session(db, person, "password", settings, now)
     response = see_other(next_url)
     set_session_cookie(response, value, settings)
@@ -109,9 +122,10 @@ def login(request: Request, form: FormDep, db: SessionDep, settings: SettingsDep
 
 
 @router.post("/logout")
-def logout(principal: PagePrincipal, settings: SettingsDep) -> Response:
-    """Sign out: the session ends now and the cookie goes."""
-    response = see_other("/login")
+def logout(principal: PagePrincipal, settings: SettingsDep, form: FormDep) -> Response:
+    """Sign out: the session ends now and the cookie goes; then to sign in, or to ``next``
+    (a task link someone else's session stood in the way of)."""
+    response = see_other(safe_next(form.get("next"), "/login"))
     if principal.web_session is not None:
         end_session(principal.web_session, clock.now())
         clear_session_cookie(response, settings)
@@ -126,3 +140,10 @@ def my_data(principal: PagePrincipal, db: SessionDep, ctx: EngineCtx) -> Respons
     return Response(body, media_type="application/json; charset=utf-8", headers={
         "Content-Disposition": 'attachment; filename="chefoskop-mina-uppgifter.json"',
         "Cache-Control": "no-store"})
+
+
+def someone_else_signed_in(request: Request, name: str, csrf_token: str, link: str) -> HTMLResponse:
+    """What a task link shows while someone else is signed in fully in this browser: their
+    session is left alone, and a button signs them out and follows the link."""
+    return render_page(request, "link_someone_else.html", signed_in_name=name, csrf_token=csrf_token,
+                       link=safe_next(link, "/login"))

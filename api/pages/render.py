@@ -5,6 +5,11 @@ Pages render through the project's one Jinja2 environment
 ``api/templates``); page templates live under ``pages/``. Every state change
 goes through ``PageRoute``, the API's unit-of-work route with one addition:
 refusals become HTML pages (or a redirect to sign in) instead of problem JSON.
+
+A session opened from a task's e-mail link reaches only its task (``api.deps``).
+Any other page it asks for sends it to sign in, keeping ``next``: the sign-in page
+explains that the link opens its task only. A form it posts elsewhere (the pages
+offer none) is refused with a 403 page saying the same.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.responses import Response
 
-from api.deps import FORM_TYPES, Principal, current_principal
+from api.deps import FORM_TYPES, LINK_SESSION_ONLY, Principal, current_principal
 from api.messages import problem_text
 from api.pages.labels import label_helpers
 from api.problems import ApiProblem, database_unavailable, unavailable_headers
@@ -43,6 +48,7 @@ class PageUser:
     organisation_id: int
     is_org_admin: bool
     csrf_token: str
+    link_task_id: int | None = None  # signed in through a task's e-mail link: that task only
 
 
 def page_locale(request: Request) -> str:
@@ -97,16 +103,22 @@ def error_page(request: Request, status: int, code: str, params: dict | None = N
     lang = page_locale(request)
     safe = {k: v for k, v in (params or {}).items() if isinstance(v, str | int | float)}
     heading, detail = problem_text(lang, code, **safe)
+    link_task_id = safe.get("task_id") if code == LINK_SESSION_ONLY else None
     return render_page(request, "error.html", status=status, heading=heading, detail=detail,
-                       status_code=status)
+                       status_code=status, link_task_id=link_task_id)
+
+
+def sign_in_redirect(request: Request) -> RedirectResponse:
+    """To the sign-in page, coming back here afterwards."""
+    target = quote(safe_next(request.url.path + (f"?{request.url.query}" if request.url.query
+                                                  else "")), safe="/?=&")
+    return RedirectResponse(f"/login?next={target}", status_code=303)
 
 
 def _refusal(request: Request, exc: Exception) -> Response | None:
     if isinstance(exc, ApiProblem):
-        if exc.status == 401:
-            target = quote(safe_next(request.url.path + (f"?{request.url.query}" if request.url.query
-                                                          else "")), safe="/?=&")
-            return RedirectResponse(f"/login?next={target}", status_code=303)
+        if exc.status == 401 or (exc.code == LINK_SESSION_ONLY and request.method in ("GET", "HEAD")):
+            return sign_in_redirect(request)
         return error_page(request, exc.status, exc.code, exc.params)
     if isinstance(exc, EngineError):
         return error_page(request, exc.status, exc.code, exc.params)
@@ -145,7 +157,7 @@ def _snapshot(request: Request, principal: Principal) -> Principal:
     p = principal.person
     ws = principal.web_session
     request.state.page_user = PageUser(p.id, p.name, p.organisation_id, p.is_org_admin,
-                                       ws.csrf_token if ws else "")
+                                       ws.csrf_token if ws else "", principal.link_task_id)
     return principal
 
 

@@ -1,5 +1,10 @@
 """The processledare's page for a mapping (steps 4-6): response rates, close date, closing, results.
 
+Response rates follow the results' anonymity rule while the mapping is open: a group
+with fewer answers than the threshold (or one that would give such a group away), and
+the total while it is under the threshold, show a marker instead of counts. Once closed,
+only the published participation is shown, so the page never holds a count the results hide.
+
 Only people acting as processledare or processägare in the process reach it
 (``access.managed_process``: another organisation's process, or one the viewer
 takes no part in, is 404). Changes go through ``surveys.distribution``; the
@@ -30,12 +35,12 @@ from api.pages.render import FormDep, PagePrincipal, PageRoute, page_locale, ren
 from api.problems import not_found
 from api.security.headers import CSP
 from chefoskop import clock
-from chefoskop.i18n import format_percent, gettext
+from chefoskop.i18n import gettext
 from chefoskop.settings import get_settings
 from models import Process, Survey
 from surveys import report_view
 from surveys.aggregation import start_aggregation
-from surveys.distribution import close_survey, current_survey, extend_close, response_rates
+from surveys.distribution import close_survey, current_survey, extend_close, published_rates
 from surveys.errors import SurveyRefused
 from surveys.loader import from_document
 from surveys.report import build_report, report_filename
@@ -50,14 +55,11 @@ def _survey(db: Session, principal, process_id: int, step_no: int) -> tuple[Proc
     return process, current_survey(db, process.id, step_no)
 
 
-def _rates(db: Session, survey: Survey, lang: str) -> tuple[list[dict], dict]:
-    rows = [{"name": r.name, "kind": r.kind, "invited": r.invited, "answered": r.answered,
-             "rate": format_percent(r.rate, lang), "percent": round(r.rate * 100)}
-            for r in response_rates(db, survey.id)]
-    invited = sum(r["invited"] for r in rows)
-    answered = sum(r["answered"] for r in rows)
-    share = answered / invited if invited else 0.0
-    return rows, {"invited": invited, "answered": answered, "rate": format_percent(share, lang)}
+def _rates(db: Session, survey: Survey, lang: str) -> dict:
+    """Live response rates under the results' rule: no count below the threshold, nor one that
+    could be worked out from the others (``surveys.distribution.published_rates``)."""
+    live = published_rates(db, survey.id)
+    return {"participation": report_view.participation_rows(live, lang), "threshold": live["threshold"]}
 
 
 def _results(db: Session, survey: Survey, viewer_id: int, lang: str) -> dict:
@@ -79,10 +81,11 @@ def _page(request: Request, db: Session, principal, process_id: int, step_no: in
                "errors": errors or {}, "done": request.query_params.get("done"),
                "title": gettext(lang, "Mapping %(number)s", number=step_no - 3)}
     if survey is not None:
-        rows, total = _rates(db, survey, lang)
         local_close = survey.closes_at.astimezone(ZoneInfo(get_settings().timezone)).date()
-        context.update(rows=rows, total=total, instrument_title=from_document(
-            survey.instrument).title.get(lang), closes_on=typed or local_close.isoformat(),
+        context.update(
+            rates=_rates(db, survey, lang) if survey.status == "open" else None,
+            instrument_title=from_document(survey.instrument).title.get(lang),
+            closes_on=typed or local_close.isoformat(),
             results=_results(db, survey, principal.person.id, lang) if survey.status == "closed" else None)
     return render_page(request, "survey_manage.html", status=status, **context)
 

@@ -1,4 +1,10 @@
-"""The task page: what the task is, its form from the definition, claim and complete."""
+"""The task page: what the task is, its form from the definition, claim and complete.
+
+Someone signed in through the task's e-mail link (a link session) may use exactly
+these three routes for that task. Completing it ends the link session, so the answer
+is the finished task itself rather than a redirect to a page the session could no
+longer open.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,11 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from api.access import require, task_facts, visible_task
-from api.deps import EngineCtx, PathId, SessionDep
+from api.deps import EngineCtx, PathId, SessionDep, SettingsDep
 from api.messages import problem_text, reason_text
 from api.pages.render import FormDep, PagePrincipal, PageRoute, page_locale, render_page, see_other
 from api.pages.views import names, task_people, today
+from api.security.sessions import clear_session_cookie, end_session
 from chefoskop import clock
 from flows import engine
 from flows.engine.queries import step_spec
@@ -51,7 +58,8 @@ def form_data(fields, form: dict[str, str]) -> dict:
 
 
 def _page(request: Request, db: Session, principal, task_id: int, *, status: int = 200,
-          values: dict | None = None, errors: dict | None = None, error: str | None = None) -> Response:
+          values: dict | None = None, errors: dict | None = None, error: str | None = None,
+          done: str | None = None, link_done: bool = False) -> Response:
     lang = page_locale(request)
     viewer = principal.viewer
     task, process, _facts = visible_task(db, viewer, task_id)
@@ -74,7 +82,8 @@ def _page(request: Request, db: Session, principal, task_id: int, *, status: int
         may_complete=perm.can_act_on_task(viewer, tf) and survey_link is None, survey_link=survey_link,
         prefix=FIELD_PREFIX,
         overdue=task.due_date is not None and task.due_date < today(clock.now()),
-        done=request.query_params.get("done"))
+        done=done or request.query_params.get("done"), link_task_id=principal.link_task_id,
+        link_done=link_done)
 
 
 @router.get("/tasks/{task_id}")
@@ -95,7 +104,7 @@ def claim(task_id: PathId, principal: PagePrincipal, db: SessionDep, ctx: Engine
 
 @router.post("/tasks/{task_id}/complete")
 def complete(task_id: PathId, request: Request, principal: PagePrincipal, db: SessionDep,
-             ctx: EngineCtx, form: FormDep) -> Response:
+             ctx: EngineCtx, form: FormDep, settings: SettingsDep) -> Response:
     """Complete the task with the form's data; a refused form comes back with what was typed."""
     task, process, _ = visible_task(db, principal.viewer, task_id)
     require(perm.can_act_on_task(principal.viewer, task_facts(task)))
@@ -108,7 +117,19 @@ def complete(task_id: PathId, request: Request, principal: PagePrincipal, db: Se
         db.rollback()
         ctx.queued.clear()
         return _refused(request, db, principal, task_id, exc, typed)
+    if principal.link_task_id is not None:
+        return _link_done(request, db, principal, task_id, settings)
     return see_other(f"/tasks/{task_id}?done=completed")
+
+
+def _link_done(request: Request, db: Session, principal, task_id: int, settings) -> Response:
+    """The task of a link session is done: the session ends, and the finished task is shown
+    with the way to sign in for anything more."""
+    end_session(principal.web_session, clock.now())
+    request.state.page_user = None  # signed out from here on
+    response = _page(request, db, principal, task_id, done="completed", link_done=True)
+    clear_session_cookie(response, settings)
+    return response
 
 
 def _refused(request: Request, db: Session, principal, task_id: int, exc: EngineError,

@@ -1,11 +1,20 @@
-"""Signing in and out: password, the signed e-mail task link, the session and its CSRF token."""
+"""Signing in and out: password, the signed e-mail task link, the session and its CSRF token.
+
+The task link opens a *link session*: signed in for that one task only (``api.deps``
+refuses everything else), and only while the task is live, the person's, and routed as
+when the link was followed (``api.security.sessions``). Following a link never takes
+over a full session: the same person's full session is kept as it is, and someone
+else's is left alone while a page asks them to sign out first
+(``roles.permissions.on_task_link``). Signing in with a password or single sign-on
+replaces a link session with a full one and revokes it.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Path, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -18,15 +27,18 @@ from api.security.ratelimit import account_key, clear_failures, record_failure, 
 from api.security.sessions import (
     clear_session_cookie,
     cookie_name,
+    end_previous_session,
     end_session,
     load_session,
     set_session_cookie,
     start_session,
 )
 from chefoskop import clock
+from chefoskop.i18n import normalise_locale
 from models import Organisation, Person
 from models.schemas.auth import LoginIn, PasswordChange, SessionOut
 from models.schemas.organisation import OrganisationOut, PersonOut
+from roles.permissions import LinkScope, on_task_link
 from surveys.distribution import task_survey_link
 
 router = public_router("auth")
@@ -84,9 +96,7 @@ def login(body: LoginIn, request: Request, response: Response, db: SessionDep,
         record_failure(session_factory(), account, address, settings, now)
         raise ApiProblem(401, "invalid_credentials")
     clear_failures(db, account, address)
-    previous = load_session(db, request.cookies.get(cookie_name(settings)), settings, now)
-    if previous is not None:
-        end_session(previous, now)
+    end_previous_session(db, request.cookies.get(cookie_name(settings)), settings, now)
     row, cookie = start_session(db, person, "password", settings, now)
     set_session_cookie(response, cookie, settings)
     return session_out(db, person, row.via, row.csrf_token, row.expires_at)
@@ -125,19 +135,39 @@ links = public_router("auth")
 
 
 @links.get("/t/{token}", response_class=RedirectResponse, status_code=303,
-           responses={303: {"description": "Signed in; on to the task"}, 410: {"description": "Gone"}})
+           responses={303: {"description": "Signed in for this task; on to the task"},
+                      200: {"description": "Someone else is signed in here: a page asks them to "
+                                           "sign out first", "content": {"text/html": {}}},
+                      410: {"description": "Gone"}})
 def task_link(token: Annotated[str, Path(max_length=600)], request: Request, db: SessionDep,
-              settings: SettingsDep) -> RedirectResponse:
-    """Sign in from the personal link in a task e-mail, then go to the task (a respondent: on to
-    their questionnaire)."""
+              settings: SettingsDep) -> Response:
+    """Sign in for this one task from the personal link in a task e-mail, then go to the task
+    (a respondent: on to their questionnaire)."""
     person, task = check_task_link(db, request, token)
     now = clock.now()
-    previous = load_session(db, request.cookies.get(cookie_name(settings)), settings, now)
-    if previous is not None:
-        end_session(previous, now)
-    _, cookie = start_session(db, person, "link", settings, now)
+    cookie_value = request.cookies.get(cookie_name(settings))
+    current = load_session(db, cookie_value, settings, now)
+    holder = db.get(Person, current.person_id) if current is not None else None
+    signed_in = holder.id if holder is not None and holder.active else None
+    choice = on_task_link(person.id, signed_in, current is not None and current.scope_task_id is not None)
     # A respondent's task leads straight on to their own questionnaire.
     target = task_survey_link(db, task, person.id, base_url="/") or f"/tasks/{task.id}"
+    if choice == "keep":
+        return RedirectResponse(target, status_code=303)
+    if choice == "ask":
+        return _someone_else_signed_in(request, holder, current.csrf_token, request.url.path)
+    end_previous_session(db, cookie_value, settings, now)
+    _, cookie = start_session(db, person, "link", settings, now,
+                              scope=LinkScope(task.id, task.route_version))
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, cookie, settings)
     return response
+
+
+def _someone_else_signed_in(request: Request, holder: Person, csrf_token: str,
+                            link: str) -> HTMLResponse:
+    # Imported here: the pages package imports this module.
+    from api.pages.auth import someone_else_signed_in
+
+    request.state.locale = normalise_locale(holder.locale)  # the page speaks to who is signed in
+    return someone_else_signed_in(request, holder.name, csrf_token, link)

@@ -21,7 +21,13 @@ from starlette.middleware.sessions import SessionMiddleware
 from api.deps import SessionDep, SettingsDep
 from api.problems import ApiProblem
 from api.routing import public_router
-from api.security.sessions import secure_cookies, set_session_cookie, start_session
+from api.security.sessions import (
+    cookie_name,
+    end_previous_session,
+    secure_cookies,
+    set_session_cookie,
+    start_session,
+)
 from chefoskop import clock
 from chefoskop.settings import Settings
 from models import Organisation, Person
@@ -104,7 +110,11 @@ def install_oidc(app: FastAPI, settings: Settings) -> None:
         person = await run_in_threadpool(find_person, db, email, settings)
         if person is None:
             raise ApiProblem(403, "no_account")
-        _, cookie = await run_in_threadpool(start_session, db, person, "oidc", settings, clock.now())
+        now = clock.now()
+        # A new sign-in replaces the browser's session, a task-link session too (revoked).
+        await run_in_threadpool(end_previous_session, db, request.cookies.get(cookie_name(settings)),
+                                settings, now)
+        _, cookie = await run_in_threadpool(start_session, db, person, "oidc", settings, now)
         response = RedirectResponse("/", status_code=303)
         set_session_cookie(response, cookie, settings)
         return response

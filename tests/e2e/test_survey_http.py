@@ -143,6 +143,9 @@ def test_extend_refusals_and_close_with_suppressed_results(client: TestClient, s
     assert client.post(path + "/close", data={"csrf_token": "forged"}).status_code == 403
     assert client.get(path + "/results.csv").status_code == 409  # not closed yet
     assert simulate_others(session_factory, sw) == 15
+    with session_factory() as s:
+        invitation = s.scalars(select(Invitation).where(Invitation.survey_id == sw.survey_id)).first()
+        link = sw.link(session_factory, invitation.person_id)  # closing deletes what links are made from
     closed = client.post(path + "/close", data={"csrf_token": csrf})
     assert closed.status_code == 303
     page = client.get(closed.headers["location"])
@@ -156,10 +159,7 @@ def test_extend_refusals_and_close_with_suppressed_results(client: TestClient, s
     # The report's own inline styles are allowed by hash; scripts stay limited to 'self'.
     csp = report.headers["content-security-policy"]
     assert "'sha256-" in csp and "script-src 'self';" in csp and "unsafe-inline" not in csp
-    with session_factory() as s:
-        invitation = s.scalars(select(Invitation).where(Invitation.survey_id == sw.survey_id)).first()
-        person_id = invitation.person_id
-    after = client.post(sw.link(session_factory, person_id), data={"i_workload_fits": "3"})
+    after = client.post(link, data={"i_workload_fits": "3"})
     assert after.status_code == 409 and "Enkäten stängde" in after.text
 
 

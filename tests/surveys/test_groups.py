@@ -29,7 +29,7 @@ def test_groups_default_to_the_b_units_and_lock_once_answers_exist(world_factory
         assert {i.group_id for i in s.scalars(select(Invitation))} == new_ids  # invitations follow
         assert len(s.scalars(select(MappingGroup)).all()) == 2
         invitation = s.scalars(select(Invitation).order_by(Invitation.id)).first()
-        save_answers(s, make_token(invitation.id, invitation.nonce), {"recovers": 3}, world.now)
+        save_answers(s, make_token(invitation.nonce), {"recovers": 3}, world.now)
         assert groups_locked(s, world.process_id)
         with pytest.raises(SurveyRefused) as caught:
             define_mapping_groups(s, world.process_id, {"Alla": chefs})

@@ -131,3 +131,70 @@ def test_an_organisation_uses_its_own_imported_instrument(session):
     assert instrument_for(session, org.id, 3) == shipped_instruments()[3]
     with pytest.raises(InstrumentRejected):
         import_instrument(session, org.id, BROKEN)
+
+
+LOGBOOK_AS_SURVEY = """\
+key: min_loggbok
+version: 1
+mapping: 2
+kind: survey
+version: 2
+title: {sv: Loggbok, en: Logbook}
+scales:
+  - key: s3
+    points:
+      - {value: 1, label: {sv: Ett, en: One}}
+      - {value: 2, label: {sv: Två, en: Two}, label: {sv: Två igen, en: Two again}}
+      - {value: 3, label: {sv: Tre, en: Three}}
+sections:
+  - key: first
+    title: {sv: Första, en: First}
+    items:
+      - key: q1
+        kind: likert
+        scale: s3
+        polarity: positive
+        minimum: 1
+        maximum: 3
+        text: {sv: Fråga ett, en: Question one}
+        text: {sv: Fråga ett igen, en: Question one again}
+      - key: q2
+        kind: single_choice
+        integer: true
+        options:
+          - {value: a, label: {sv: A, en: A}}
+          - {value: b, label: {sv: B, en: B}}
+        text: {sv: Fråga två, en: Question two}
+"""
+
+
+def test_mapping_kinds_repeated_fields_and_bounds_on_scales_are_refused_with_path_and_line():
+    with pytest.raises(InstrumentRejected) as caught:
+        load_instrument_text(LOGBOOK_AS_SURVEY)
+    found = {(i.path, i.code): i.line for i in caught.value.issues}
+    assert found == {
+        ("version", "duplicate_field"): 5,  # YAML would silently keep version 2
+        ("scales[0].points[1].label", "duplicate_field"): 11,
+        ("sections[0].items[0].text", "duplicate_field"): 24,
+        ("kind", "mapping_kind"): 4,  # mapping 2 is the five-day logbook
+        ("sections[0].items[0].minimum", "not_for_kind"): 21,
+        ("sections[0].items[0].maximum", "not_for_kind"): 22,
+        ("sections[0].items[1].integer", "not_for_kind"): 27,
+    }
+    swedish = caught.value.messages("sv")
+    assert "kind (rad 4): Kartläggning 2 måste vara av typen logbook." in swedish
+    assert "version (rad 5): Fältet version står två gånger här; en fil får bara ange det en gång." in swedish
+    english = caught.value.messages("en")
+    assert "sections[0].items[0].minimum (line 21): This field does not belong to a likert item." in english
+
+
+def test_only_mapping_two_is_a_logbook():
+    text = (INSTRUMENTS_DIR / "1_krav_resurser.yaml").read_text(encoding="utf-8")
+    with pytest.raises(InstrumentRejected) as caught:
+        load_instrument_text(text.replace("kind: survey", "kind: logbook"))
+    assert ("kind", "mapping_kind") in {(i.path, i.code) for i in caught.value.issues}
+    logbook = (INSTRUMENTS_DIR / "2_loggbok.yaml").read_text(encoding="utf-8")
+    with pytest.raises(InstrumentRejected) as caught:
+        load_instrument_text(logbook.replace("kind: logbook\n", ""))  # the default kind is survey
+    assert ("kind", "mapping_kind") in {(i.path, i.code) for i in caught.value.issues}
+    assert load_instrument_text(logbook).kind == "logbook"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import random
 from datetime import timedelta
 
 import pytest
+from itsdangerous import URLSafeSerializer
 from sqlalchemy import inspect, select
 
 from chefoskop import clock
+from chefoskop.settings import get_settings
 from flows.engine.core import Context
 from models import Invitation, Person, Response, Survey
 from surveys.distribution import (
@@ -20,7 +24,7 @@ from surveys.distribution import (
     response_rates,
 )
 from surveys.errors import SurveyRefused
-from surveys.links import make_token, read_token
+from surveys.links import SALT, make_token, read_token
 from surveys.own import own_answers, own_answers_csv
 from surveys.respond import open_link, save_answers, save_logbook_day, submit_answers
 from surveys.simulate import simulated_day, simulated_items
@@ -36,7 +40,7 @@ def _tokens(factory, step_no: int) -> tuple[int, list[tuple[int, str]]]:
         survey = s.scalars(select(Survey).where(Survey.step_no == step_no)).one()
         invitations = s.scalars(select(Invitation).where(Invitation.survey_id == survey.id)
                                 .order_by(Invitation.id)).all()
-        return survey.id, [(i.person_id, make_token(i.id, i.nonce)) for i in invitations]
+        return survey.id, [(i.person_id, make_token(i.nonce)) for i in invitations]
 
 
 def _refused(factory, world, call) -> SurveyRefused:
@@ -130,11 +134,23 @@ def test_a_tampered_or_foreign_link_opens_nothing(mapping_one, session_factory):
     f = session_factory
     survey_id, tokens = _tokens(f, 4)
     person, token = tokens[0]
-    invitation_id, _ = read_token(token)
-    for bad in (tamper(token), make_token(999999, "nonce"), make_token(invitation_id, "wrong")):
+    nonce = read_token(token)
+    with f() as s:
+        invitation_id = s.scalar(select(Invitation.id).where(Invitation.person_id == person))
+    for bad in (tamper(token), make_token("nonce"), make_token(nonce, secret_key="another-secret"),
+                make_token(nonce[:-1])):
         with f() as s, pytest.raises(SurveyRefused) as caught:
             open_link(s, bad)
         assert caught.value.code == "link_invalid"
+    # A link names nobody: only the nonce is inside (readable without the key, as any
+    # itsdangerous payload), never the invitation id.
+    payload = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    assert payload == nonce
+    # A link made the old way ([invitation_id, nonce]) still opens: only its nonce counts.
+    legacy = URLSafeSerializer(get_settings().secret_key.get_secret_value(), salt=SALT).dumps(
+        [invitation_id, nonce])
+    with f() as s:
+        assert open_link(s, legacy).survey.id == survey_id
     with f() as s:
         link = respondent_link(s, survey_id, person, "https://chefoskop.example")
         assert link.startswith("https://chefoskop.example/s/") and open_link(s, link.rsplit("/", 1)[1])
@@ -151,6 +167,8 @@ def test_answers_are_stored_apart_from_identity(mapping_one, session_factory):
         response = s.scalars(select(Response)).one()
         nonces = set(s.scalars(select(Invitation.nonce)))
         assert response.respondent_key not in nonces and len(response.respondent_key) == 64
+        # A random public id, not a sequence: ids say nothing about the order of answering.
+        assert isinstance(response.id, str) and len(response.id) == 32 and int(response.id, 16) >= 0
 
 
 def test_the_logbook_is_filled_a_day_at_a_time_and_resumed(world_factory, session_factory):

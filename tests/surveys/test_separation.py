@@ -9,7 +9,8 @@ import surveys
 
 RESULTS_PATH = ("aggregate.py", "anonymity.py", "timeuse.py", "results.py", "report.py",
                 "report_view.py", "charts.py", "aggregation.py", "flows.py")
-FORBIDDEN = {"Person", "person_id", "nonce", "respondent_key", "make_token", "read_token", "Invitation"}
+FORBIDDEN = {"Person", "person_id", "nonce", "respondent_key", "make_token", "read_token", "Invitation",
+             "link_hash"}
 
 
 def _names(path: Path) -> set[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 from sqlalchemy import select
 
@@ -61,3 +62,22 @@ def test_three_mappings_in_the_same_groups_with_top_management_and_a_rerun(world
         assert heading in report.html, heading
     assert "→" in report.html
     assert "Top management" in csv_text
+    html = report.html
+    # The overview pulls the three mappings together before the details.
+    assert html.index("The three mappings at a glance") < html.index("Mapping 1:")
+    assert "hours per logged day" in html and "Largest areas:" in html
+    # Mapping 3's items keep their section ("How easy is it to get support from ...").
+    assert '<tr class="section"><th colspan="5">How easy is it to get support from ...</th></tr>' in html
+    # The logbook is not judged by the strengths rule; the rule's "no question" note is not used for it.
+    logbook = html[html.index("Mapping 2:"):html.index("Mapping 3:")]
+    assert "Talking about the logbook" in logbook and "No question meets the rule" not in logbook
+    # Charts: a visible title, a title and a description for screen readers, the scale's ends and
+    # the middle line explained, labels whole (wrapped, never cut with an ellipsis).
+    charts = re.findall(r"<svg.*?</svg>", html, flags=re.S)
+    assert charts and all("<desc id=" in c and 'aria-labelledby="' in c for c in charts)
+    means = [c for c in charts if "Mean per question" in c]
+    assert means and all("Middle of the scale (3)" in c and "1 = " in c and "5 = " in c for c in means)
+    assert any("worded negatively (−)" in c for c in means)
+    assert not any("…<" in c for c in charts)
+    assert any("Spread of the answers" in c for c in charts)
+    assert "Median" in html and "(closest answer:" in html
