@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
@@ -24,23 +24,36 @@ class DemoResult:
     process_id: int | None
     queued: list[tuple[int, int]]
     sign_in_lines: list[str]
+    admins: list[str] = field(default_factory=list)  # "Name <email>" of the organisation admins
+
+
+ADMIN_MARK = "[admin]"  # after a person who is the organisation admin (/admin, /audit)
 
 
 def _sign_in_lines(session, organisation_id: int) -> list[str]:
-    """Who to sign in as: one or two people per role, with the shared demo password."""
+    """Who to sign in as: one or two people per role, with the shared demo password; the
+    organisation admin is marked ``[admin]``."""
     rows = session.execute(
-        select(RoleAssignment.role, Person.name, Person.email)
+        select(RoleAssignment.role, Person.name, Person.email, Person.is_org_admin)
         .join(Person, Person.id == RoleAssignment.person_id)
         .join(Process, Process.id == RoleAssignment.process_id)
         .where(Process.organisation_id == organisation_id)
         .order_by(RoleAssignment.id)).all()
     seen: dict[str, int] = {}
     lines: list[str] = []
-    for role, name, email in rows:
+    for role, name, email, is_admin in rows:
         seen[role] = seen.get(role, 0) + 1
         if seen[role] <= 2:
-            lines.append(f"{role:14} {name} <{email}>")
+            lines.append(f"{role:14} {name} <{email}>" + (f"  {ADMIN_MARK}" if is_admin else ""))
     return lines
+
+
+def _admins(session, organisation_id: int) -> list[str]:
+    """The organisation admins, who see /admin and /audit for every process: 'Name <email>'."""
+    rows = session.execute(select(Person.name, Person.email).where(
+        Person.organisation_id == organisation_id, Person.is_org_admin.is_(True),
+        Person.active.is_(True)).order_by(Person.id)).all()
+    return [f"{name} <{email}>" for name, email in rows]
 
 
 def create_demo(managers: int = 12) -> DemoResult:
@@ -50,7 +63,8 @@ def create_demo(managers: int = 12) -> DemoResult:
     with unit_of_work() as s:
         existing = s.scalar(select(Organisation).where(Organisation.slug == slugify(DEMO_NAME)))
         if existing is not None:
-            return DemoResult(DEMO_NAME, existing.id, None, [], _sign_in_lines(s, existing.id))
+            return DemoResult(DEMO_NAME, existing.id, None, [], _sign_in_lines(s, existing.id),
+                              _admins(s, existing.id))
         seeded = build_organisation(s, DEMO_NAME, managers, seed=DEMO_SEED)
         give_demo_passwords(s, seeded.organisation.id)
         leader = seeded.by_role["processledare"][0]
@@ -58,4 +72,4 @@ def create_demo(managers: int = 12) -> DemoResult:
         process = engine.start_process(ctx, seeded.organisation.id, "Chefoskopet 2027",
                                        seeded.roster)
         return DemoResult(DEMO_NAME, seeded.organisation.id, process.id, ctx.queued,
-                          _sign_in_lines(s, seeded.organisation.id))
+                          _sign_in_lines(s, seeded.organisation.id), _admins(s, seeded.organisation.id))

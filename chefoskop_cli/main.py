@@ -52,7 +52,7 @@ def _prepare() -> None:
 @app.command()
 def demo() -> None:
     """Create the demo organisation Västra Söderbotten and start its process."""
-    from chefoskop.demo import create_demo
+    from chefoskop.demo import ADMIN_MARK, create_demo
     from flows.dispatch import start_queued
 
     _prepare()
@@ -65,6 +65,9 @@ def demo() -> None:
            password=DEMO_PASSWORD))
     for line in result.sign_in_lines:
         _err(line)
+    for admin in result.admins:
+        _err(_("{person} is the organisation admin ({mark}): /admin (the dashboard) and /audit "
+               "(the audit trail) show every process.", person=admin, mark=ADMIN_MARK))
 
 
 @app.command()

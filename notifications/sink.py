@@ -265,6 +265,61 @@ def list_messages(maildir: Path | str) -> list[StoredMail]:
     return sorted(found, key=lambda m: (m.date is None, m.date.timestamp() if m.date else 0, m.id))
 
 
+HEADER_READ_MAX = 256 * 1024  # a header block is never read past this
+
+
+def _stored_files(maildir: Path | str) -> list[tuple[int, str, str]]:
+    """(time stored in ns, key, path) of every message file in ``new/`` and ``cur/``: one
+    directory scan and one stat per file, no file opened."""
+    found = []
+    for folder in ("new", "cur"):
+        try:
+            with os.scandir(Path(maildir, folder)) as entries:
+                for entry in entries:
+                    if entry.name.startswith(".") or not entry.is_file():
+                        continue
+                    try:
+                        stored = entry.stat().st_mtime_ns
+                    except FileNotFoundError:  # moved or removed meanwhile
+                        continue
+                    found.append((stored, entry.name.split(":", 1)[0], entry.path))
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def _read_headers(path: str) -> EmailMessage:
+    """The header block of one message file, without reading its body."""
+    head = b""
+    with open(path, "rb") as f:
+        while len(head) < HEADER_READ_MAX:
+            chunk = f.read(8192)
+            head += chunk
+            if not chunk or b"\n\n" in head or b"\r\n\r\n" in head:
+                break
+    return parse_message(head, headers_only=True)
+
+
+def list_page(maildir: Path | str, *, offset: int = 0, limit: int = 50) -> tuple[int, list[StoredMail]]:
+    """How many messages are stored, and ``limit`` of them from ``offset``, newest first.
+
+    For a page of a big Maildir: the messages are ordered by when their file was stored
+    (newest first, then by key), and only the page's own files are opened, for their
+    headers. ``list_messages`` reads every message and orders by the Date header.
+    """
+    files = sorted(_stored_files(maildir), key=lambda f: (f[0], f[1]), reverse=True)
+    page = []
+    for _stored, key, path in files[max(offset, 0):max(offset, 0) + max(limit, 0)]:
+        try:
+            headers = _read_headers(path)
+        except FileNotFoundError:  # moved from new/ to cur/ by a reader meanwhile
+            continue
+        page.append(StoredMail(id=key, message_id=str(headers.get("Message-ID", "")),
+                               to=str(headers.get("To", "")), subject=str(headers.get("Subject", "")),
+                               date=_date(headers.get("Date"))))
+    return len(files), page
+
+
 def read_message(maildir: Path | str, message_key: str) -> EmailMessage:
     """One stored message, parsed; raises KeyError when there is no such id."""
     raw = _open(maildir).get_bytes(message_key)

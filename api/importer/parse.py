@@ -36,11 +36,19 @@ class Row:
 
 @dataclass
 class Sheet:
-    """The rows of one kind (units, people or roles) and the columns the file had."""
+    """The rows of one kind (units, people or roles) and the columns the file had.
+
+    ``name`` is the kind; ``label`` what the user called the sheet (a workbook's sheet title,
+    such as "Enheter"; for a CSV file its upload field), which every error names.
+    """
 
     name: str
     columns: list[str]
     rows: list[Row] = field(default_factory=list)
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        self.label = self.label or self.name
 
 
 class ParseError(Exception):
@@ -66,17 +74,18 @@ def _cell(value: object) -> str:
     return str(value).strip()
 
 
-def _sheet(name: str, records: list[list[object]], first_row: int) -> Sheet:
+def _sheet(name: str, records: list[list[object]], first_row: int, label: str = "") -> Sheet:
+    label = label or name
     if not records:
-        raise ParseError(Issue("file", "empty", sheet=name))
+        raise ParseError(Issue("file", "empty", sheet=label))
     columns = [_column(h) for h in records[0]]
-    sheet = Sheet(name, [c for c in columns if c])
+    sheet = Sheet(name, [c for c in columns if c], label=label)
     for offset, values in enumerate(records[1:], start=1):
         cells = {c: _cell(v) for c, v in zip(columns, values, strict=False) if c}
         if any(cells.values()):
             sheet.rows.append(Row(first_row + offset, cells))
         if len(sheet.rows) > MAX_ROWS:
-            raise ParseError(Issue("file", "too_many_rows", sheet=name))
+            raise ParseError(Issue("file", "too_many_rows", sheet=label))
     return sheet
 
 
@@ -104,13 +113,15 @@ def read_csv(name: str, data: bytes) -> Sheet:
 
 
 # What a damaged workbook can raise while it is opened or read: a broken zip container or
-# compressed stream, missing parts, malformed XML, or values of the wrong type.
+# compressed stream, missing parts, malformed XML, values of the wrong type, or zip entries
+# that are encrypted or use a feature zipfile does not read (RuntimeError, NotImplementedError).
 UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, IndexError, OSError, ValueError,
-              TypeError, AttributeError, SyntaxError)
+              TypeError, AttributeError, SyntaxError, RuntimeError)
 
 
 def read_workbook(data: bytes) -> list[Sheet]:
-    """The units, people and roles sheets of an XLSX workbook (Swedish sheet names too)."""
+    """The units, people and roles sheets of an XLSX workbook (Swedish sheet names too), each
+    labelled with its title as written; two sheets of one kind are refused."""
     from openpyxl import load_workbook
 
     try:
@@ -118,17 +129,19 @@ def read_workbook(data: bytes) -> list[Sheet]:
     except UNREADABLE:
         raise ParseError(Issue("file", "unreadable", sheet="workbook")) from None
     try:
-        sheets = []
+        sheets: list[Sheet] = []
         for title in book.sheetnames:
-            kind = SHEET_ALIASES.get(title.strip().lower())
+            kind, label = SHEET_ALIASES.get(title.strip().lower()), title.strip()
             if kind is None:
                 continue
+            if any(s.name == kind for s in sheets):
+                raise ParseError(Issue(label, "duplicate", sheet=label))
             records = []
             for values in book[title].iter_rows(values_only=True):
                 records.append(list(values))
                 if len(records) > MAX_ROWS + 1:
-                    raise ParseError(Issue("file", "too_many_rows", sheet=kind))
-            sheets.append(_sheet(kind, records, 1))
+                    raise ParseError(Issue("file", "too_many_rows", sheet=label))
+            sheets.append(_sheet(kind, records, 1, label))
     except UNREADABLE:  # a sheet is read lazily: its damage shows only here
         raise ParseError(Issue("file", "unreadable", sheet="workbook")) from None
     finally:

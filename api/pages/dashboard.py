@@ -1,9 +1,12 @@
-"""The admin dashboard: every process, overdue tasks, waiting gates, lead times and undelivered mail."""
+"""The admin dashboard: every process, overdue tasks, waiting gates, lead times, the response
+rates of open and recently closed mappings, and undelivered mail."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Request
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -24,14 +27,16 @@ from api.pages.views import (
 from api.present import gate_title
 from api.routes.admin import UNDELIVERED, _retry
 from chefoskop import clock
-from chefoskop.i18n import format_number, gettext
+from chefoskop.i18n import format_number, format_percent, gettext
 from flows.engine.queries import definition_of
-from models import OutboxMessage, Process, StepInstance
+from models import OutboxMessage, Process, StepInstance, Survey
 from roles import permissions as perm
 from roles.permissions import Viewer
+from surveys.distribution import response_rates
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 MAIL_LIMIT = 100
+RECENTLY_CLOSED_DAYS = 30  # a closed mapping stays on the dashboard this long
 
 
 def dashboard_processes(db: Session, viewer: Viewer) -> list[Process]:
@@ -86,6 +91,34 @@ def _gate_rows(db: Session, processes: list[Process], lang: str, now) -> list[di
     return rows
 
 
+def _survey_rows(db: Session, viewer: Viewer, processes: list[Process], lang: str, now) -> list[dict]:
+    """The overall response rate of every open mapping, and of those closed in the last
+    ``RECENTLY_CLOSED_DAYS`` days, from the invitations (``surveys.distribution.response_rates``,
+    as the mapping's own page counts them). Only the total per mapping: no group is shown here."""
+    by_id = {p.id: p for p in processes}
+    if not by_id:
+        return []
+    surveys = db.scalars(select(Survey).where(
+        Survey.process_id.in_(sorted(by_id)),
+        or_(Survey.status == "open", Survey.closed_at >= now - timedelta(days=RECENTLY_CLOSED_DAYS)))
+        .order_by(Survey.process_id, Survey.step_no, Survey.round))
+    rows, managed = [], {}
+    for survey in surveys:
+        process = by_id[survey.process_id]
+        if process.id not in managed:  # the mapping's page is for those running the process
+            managed[process.id] = perm.can_manage_surveys(viewer, process_facts(db, viewer, process))
+        groups = response_rates(db, survey.id)
+        invited = sum(g.invited for g in groups)
+        answered = sum(g.answered for g in groups)
+        rows.append({"survey": survey, "process": process,
+                     "title": gettext(lang, "Mapping %(number)s", number=survey.step_no - 3),
+                     "invited": invited, "answered": answered,
+                     "rate": format_percent(answered / invited if invited else 0.0, lang),
+                     "link": f"/processes/{process.id}/surveys/{survey.step_no}"
+                     if managed[process.id] else None})
+    return rows
+
+
 @router.get("/admin")
 def dashboard(request: Request, principal: PagePrincipal, db: SessionDep) -> Response:
     """Every process at a glance, for the organisation admin and those running processes."""
@@ -100,6 +133,8 @@ def dashboard(request: Request, principal: PagePrincipal, db: SessionDep) -> Res
     return render_page(request, "dashboard.html", cards=_process_cards(db, processes, lang, now),
                        overdue=_overdue_rows(db, processes, lang, now),
                        gates=_gate_rows(db, processes, lang, now), mail=mail,
+                       surveys=_survey_rows(db, viewer, processes, lang, now),
+                       recent_days=RECENTLY_CLOSED_DAYS,
                        may_retry=perm.can_manage_outbox(viewer, viewer.organisation_id),
                        done=request.query_params.get("done"))
 

@@ -1,39 +1,46 @@
-"""The development mail sink: read the mails the local sink caught (never in production).
+"""The development mail sink: read the mails the local sink caught (development only).
 
-No sign-in is needed here, because the mails carry the links people sign in
-with; the page therefore exists only outside production.
+The page exists only when ``environment`` is ``development`` (404 in ``test`` and
+``production``). No sign-in is needed, because the mails carry the links the demo's
+people sign in with (the README walks a process that way); what keeps it private is that
+a development server listens on the developer's own machine. The list is paged, newest
+first, and reads only the headers of the mails on the page.
 """
 
 from __future__ import annotations
 
 import mailbox
 import re
+from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from api.deps import SettingsDep
 from api.pages.render import PageRoute, render_page
 from api.problems import not_found
 from chefoskop.settings import Settings
-from notifications.sink import list_messages, maildir_path, read_message, text_part
+from notifications.sink import list_page, maildir_path, read_message, text_part
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 LINK = re.compile(r"https?://[^\s<>\"')]+")
 KEY = r"^[A-Za-z0-9._,:=-]{1,200}$"
+PAGE_SIZE = 50
 
 
 def _require_dev(settings: Settings) -> None:
-    if settings.environment == "production":
+    if settings.environment != "development":
         raise not_found()
 
 
 @router.get("/dev/mail")
-def mail_list(request: Request, settings: SettingsDep) -> Response:
-    """Every caught mail, newest first."""
+def mail_list(request: Request, settings: SettingsDep,
+              page: Annotated[int, Query(ge=1, le=1_000_000)] = 1) -> Response:
+    """The caught mails, newest first, ``PAGE_SIZE`` to a page."""
     _require_dev(settings)
-    mails = list(reversed(list_messages(maildir_path(settings))))
-    return render_page(request, "mail_list.html", mails=mails)
+    total, mails = list_page(maildir_path(settings), offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    return render_page(request, "mail_list.html", mails=mails, total=total, page=page,
+                       pages=max(1, -(-total // PAGE_SIZE)))
 
 
 @router.get("/dev/mail/{key}")

@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from api.access import org_person, org_unit, require
-from api.deps import EngineCtx, PagingDep, PathId, SessionDep, ViewerDep
+from api.deps import EngineCtx, Paging, PagingDep, PathId, SessionDep, ViewerDep
 from api.problems import invalid, not_found
 from api.routing import api_router
 from api.security.passwords import hash_password
@@ -40,10 +40,19 @@ def _audit(ctx: Context, org_id: int, entity: str, obj_id: int, action: str, dat
            action=action, from_state=None, to_state=None, data=data)
 
 
-@router.get("/organisations", response_model=list[OrganisationOut])
-def list_organisations(db: SessionDep, viewer: ViewerDep) -> list[Organisation]:
-    """The viewer's own organisation (nobody sees another)."""
-    return [db.get(Organisation, viewer.organisation_id)]
+def _page(db: Session, stmt, page: Paging, out) -> Page:
+    """One window of ``stmt`` (already ordered) with the total, as every list of the API pages."""
+    total = db.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    rows = db.scalars(stmt.limit(page.limit).offset(page.offset))
+    return Page[out](items=[out.model_validate(r) for r in rows], total=total, limit=page.limit,
+                     offset=page.offset)
+
+
+@router.get("/organisations", response_model=Page[OrganisationOut])
+def list_organisations(db: SessionDep, viewer: ViewerDep, page: PagingDep) -> Page[OrganisationOut]:
+    """The viewer's own organisation (nobody sees another), as a page like every list."""
+    return _page(db, select(Organisation).where(Organisation.id == viewer.organisation_id),
+                 page, OrganisationOut)
 
 
 @router.get("/organisations/{organisation_id}", response_model=OrganisationOut)
@@ -54,14 +63,15 @@ def get_organisation(organisation_id: PathId, db: SessionDep, viewer: ViewerDep)
     return db.get(Organisation, organisation_id)
 
 
-@router.get("/units", response_model=list[UnitOut])
-def list_units(db: SessionDep, viewer: ViewerDep,
-               level: Annotated[str | None, Query(pattern="^[ABC]$")] = None) -> list[Unit]:
-    """Every unit of the organisation, optionally of one level."""
+@router.get("/units", response_model=Page[UnitOut])
+def list_units(db: SessionDep, viewer: ViewerDep, page: PagingDep,
+               level: Annotated[str | None, Query(pattern="^[ABC]$")] = None) -> Page[UnitOut]:
+    """The organisation's units, optionally of one level, by level and code; one page of
+    ``limit`` from ``offset``, with the total."""
     stmt = select(Unit).where(Unit.organisation_id == viewer.organisation_id)
     if level:
         stmt = stmt.where(Unit.level == level)
-    return list(db.scalars(stmt.order_by(Unit.level, Unit.code)))
+    return _page(db, stmt.order_by(Unit.level, Unit.code, Unit.id), page, UnitOut)
 
 
 def check_parent(db: Session, viewer: perm.Viewer, unit: Unit | None, level: str,
@@ -126,7 +136,8 @@ def list_people(db: SessionDep, viewer: ViewerDep, page: PagingDep,
                 q: Annotated[str | None, Query(max_length=200)] = None,
                 unit_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
                 active: bool | None = None) -> Page[PersonOut]:
-    """People of the organisation, searchable by name or e-mail."""
+    """People of the organisation, searchable by name or e-mail; one page of ``limit`` from
+    ``offset``, with the total."""
     stmt = select(Person).where(Person.organisation_id == viewer.organisation_id)
     if q:
         pattern = f"%{q.replace(chr(0), '').lower()}%"
@@ -135,10 +146,7 @@ def list_people(db: SessionDep, viewer: ViewerDep, page: PagingDep,
         stmt = stmt.where(Person.unit_id == unit_id)
     if active is not None:
         stmt = stmt.where(Person.active.is_(active))
-    total = db.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = db.scalars(stmt.order_by(Person.name, Person.id).limit(page.limit).offset(page.offset))
-    return Page[PersonOut](items=[PersonOut.model_validate(p) for p in rows], total=total,
-                           limit=page.limit, offset=page.offset)
+    return _page(db, stmt.order_by(Person.name, Person.id), page, PersonOut)
 
 
 def _email_taken(db: Session, org_id: int, email: str, except_id: int | None = None) -> bool:
@@ -236,11 +244,13 @@ def erase_person_data(person_id: PathId, db: SessionDep, viewer: ViewerDep, ctx:
     return erase_person(ctx, person.id)
 
 
-@router.get("/bodies", response_model=list[BodyOut])
-def list_bodies(db: SessionDep, viewer: ViewerDep) -> list[BodyOut]:
-    """The organisation's bodies (such as samverkansgrupper) and their members."""
-    bodies = db.scalars(select(Body).where(Body.organisation_id == viewer.organisation_id)
-                        .order_by(Body.name))
+@router.get("/bodies", response_model=Page[BodyOut])
+def list_bodies(db: SessionDep, viewer: ViewerDep, page: PagingDep) -> Page[BodyOut]:
+    """The organisation's bodies (such as samverkansgrupper) and their members; one page of
+    ``limit`` from ``offset``, with the total."""
+    stmt = select(Body).where(Body.organisation_id == viewer.organisation_id)
+    total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    bodies = db.scalars(stmt.order_by(Body.name, Body.id).limit(page.limit).offset(page.offset))
     out = []
     for body in bodies:
         names = dict(db.execute(select(Person.id, Person.name).where(
@@ -248,5 +258,5 @@ def list_bodies(db: SessionDep, viewer: ViewerDep) -> list[BodyOut]:
         members = [BodyMemberOut(person_id=m.person_id, name=names.get(m.person_id, ""),
                                  capacity=m.capacity) for m in body.members]
         out.append(BodyOut(id=body.id, name=body.name, kind=body.kind, members=members))
-    return out
+    return Page[BodyOut](items=out, total=total, limit=page.limit, offset=page.offset)
 

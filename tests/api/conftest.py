@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, Integer, select, text
 from sqlalchemy.orm import Session
 
 import models
@@ -21,7 +21,12 @@ from models import ApiToken, Person, Task
 from tests import helpers
 
 T0 = helpers.NOW + timedelta(hours=1)
-ACTORS = ("processagare", "processledare", "chef", "bestallare", "admin", "samverkan", "foreign")
+# Who tries the routes: a holder of each of the nine roles of the process (samverkan through
+# its body), the organisation admin, a person of the organisation outside the process, and
+# the admin of a foreign organisation.
+ROLE_ACTORS = ("processagare", "processledare", "chef", "bestallare", "samverkan", "ledning",
+               "stabschef", "chefers_chef", "skyddsombud")
+ACTORS = (*ROLE_ACTORS[:4], "admin", *ROLE_ACTORS[4:], "outsider", "foreign")
 
 
 class Clock:
@@ -129,10 +134,20 @@ def build_world(session: Session) -> World:
     union = next(m.person_id for m in ours.org.samverkan.members if m.capacity != "arbetsgivare")
     foreign = session.scalar(select(Person).where(
         Person.organisation_id == theirs.org.organisation.id, Person.is_org_admin.is_(True)))
+    outsider = Person(organisation_id=org_id, name="Olle Utanför", email="olle.utanfor@test.se",
+                      unit_id=ours.org.by_role["chef"][0].unit_id)  # in no process at all
+    session.add(outsider)
     session.commit()
-    people = {role: ours.org.by_role[role][0]
-              for role in ("processagare", "processledare", "chef", "bestallare")}
-    people.update(admin=admin, samverkan=session.get(Person, union), foreign=foreign)
+    by_role = ours.org.by_role
+    people = {role: by_role[role][0]
+              for role in ("processagare", "processledare", "chef", "bestallare", "stabschef",
+                           "chefers_chef", "skyddsombud")}
+    # The first of ledning is the kommundirektör (an admin), the next the processägare: the
+    # ledning actor holds ledning and nothing else.
+    people["ledning"] = next(p for p in by_role["ledning"]
+                             if not p.is_org_admin and p.id != people["processagare"].id)
+    people.update(admin=admin, samverkan=session.get(Person, union), outsider=outsider,
+                  foreign=foreign)
     return World(session, ours.process_id, people, theirs.process_id)
 
 
@@ -153,8 +168,8 @@ def _restore(engine: Engine, rows: dict[str, list[dict]]) -> None:
             if rows[table.name]:
                 conn.execute(table.insert(), rows[table.name])
         if engine.dialect.name == "postgresql":
-            for table in models.Base.metadata.sorted_tables:
-                if "id" in table.c and table.c.id.primary_key:
+            for table in models.Base.metadata.sorted_tables:  # sequences: integer ids only
+                if "id" in table.c and table.c.id.primary_key and isinstance(table.c.id.type, Integer):
                     conn.execute(text(
                         f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), "
                         f"COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM \"{table.name}\""))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from openpyxl import Workbook
 from sqlalchemy import select
 
@@ -94,8 +95,8 @@ def test_every_error_is_listed_and_nothing_is_imported(client, world, session):
         ("units", 7, "parent_code", "cycle"), ("people", 2, "email", "required"),
         ("people", 3, "email", "invalid_email"), ("people", 4, "unit_code", "unknown_unit"),
         ("people", 5, "name", "required"), ("people", 5, "email", "invalid_email"),
-        ("roles", 2, "role", "unknown_role"), ("roles", 2, "email", "unknown_person"),
-        ("roles", 3, "email", "unknown_person"),
+        # ok@test.se is in the upload (its own row is wrong about the unit): not unknown here.
+        ("roles", 2, "role", "unknown_role"), ("roles", 3, "email", "unknown_person"),
     }
     assert all(e["message"] for e in body["errors"])
     assert helpers.snapshot(session) == before
@@ -134,3 +135,70 @@ def test_import_limits_and_permissions(client, world, app):
     roles_without_running_it = post(client, world, {"roles": ROLES.encode()},
                                     process_id=world.process_id)
     assert roles_without_running_it.status_code == 403
+
+
+def _errors(response) -> set[tuple]:
+    assert response.status_code == 422 and response.json()["code"] == "import_invalid", response.text
+    return {(e["sheet"], e["row"], e["column"], e["reason"]) for e in response.json()["errors"]}
+
+
+def test_a_row_with_a_missing_field_is_still_checked_for_unknown_references(client, world):
+    """A row's missing or malformed cell does not hide what is wrong in its other cells."""
+    make_admin_processledare(client, world)
+    units = "code,name,level,parent_code\nQ7,,C,NOPE\nQ8,Åtta,D,NOPE\n"
+    people = ("name,email,unit_code\n,x@test.se,NOPE\nFel Post,inte-en-adress,NOPE\n"
+              "Lång Enhet,lang@test.se," + "X" * 61 + "\n")
+    roles = "role,email,unit_code\n,nobody@test.se,NOPE\nkung,,\n"
+    r = post(client, world, {"units": units.encode(), "people": people.encode(),
+                             "roles": roles.encode()}, process_id=world.process_id)
+    assert _errors(r) == {
+        ("units", 2, "name", "required"), ("units", 2, "parent_code", "unknown_parent"),
+        ("units", 3, "level", "not_allowed"), ("units", 3, "parent_code", "unknown_parent"),
+        ("people", 2, "name", "required"), ("people", 2, "unit_code", "unknown_unit"),
+        ("people", 3, "email", "invalid_email"), ("people", 3, "unit_code", "unknown_unit"),
+        ("people", 4, "unit_code", "too_long"),  # too long to look up: one error, not two
+        ("roles", 2, "role", "required"), ("roles", 2, "email", "unknown_person"),
+        ("roles", 2, "unit_code", "unknown_unit"),
+        ("roles", 3, "role", "unknown_role"), ("roles", 3, "email", "person_xor_body"),
+    }
+
+
+def test_a_unit_in_the_upload_is_known_even_when_its_own_row_is_wrong(client, world):
+    """References point at the row that is wrong, not at every row that names it."""
+    units = "code,name,level,parent_code\nNB,,B,A1\nNB1,Barn,C,NB\n"
+    people = "name,email,unit_code\nPer Son,per@test.se,NB1\n"
+    r = post(client, world, {"units": units.encode(), "people": people.encode()})
+    assert _errors(r) == {("units", 2, "name", "required")}
+
+
+def test_errors_name_the_sheet_as_the_user_called_it(client, world, session):
+    before = helpers.snapshot(session)
+    data = workbook({
+        "Enheter": [["Kod", "Namn", "Nivå", "Överordnad"], ["NX", "", "B", "NOPE"]],
+        "Personer": [["Namn", "E-post", "Enhet"], ["Åsa Öberg", "inte-en-adress", "NX"]],
+    })
+    r = post(client, world, {"workbook": data})
+    assert _errors(r) == {("Enheter", 2, "name", "required"), ("Enheter", 2, "parent_code", "unknown_parent"),
+                          ("Personer", 2, "email", "invalid_email")}
+    twice = post(client, world, {"workbook": workbook({
+        "Enheter": [["Kod", "Namn", "Nivå"], ["NX", "Östra", "B"]],
+        "units": [["code", "name", "level"], ["NY", "Västra", "B"]]})})
+    assert twice.status_code == 422
+    assert [(e["sheet"], e["reason"]) for e in twice.json()["errors"]] == [("units", "duplicate")]
+    csv_named = post(client, world, {"units": b"code,name,level\nZ1,,B\n"})
+    assert _errors(csv_named) == {("units", 2, "name", "required")}  # a CSV is named by its field
+    world.h("admin")
+    session.expire_all()
+    assert {k: v for k, v in helpers.snapshot(session).items() if k != "api_token"} == {
+        k: v for k, v in before.items() if k != "api_token"}
+
+
+@pytest.mark.parametrize("flag", [0x1, 0x20])  # an encrypted entry; "compressed patched data"
+def test_a_workbook_zipfile_cannot_open_is_unreadable_not_a_500(client, world, flag):
+    data = bytearray(workbook({"Enheter": [["Kod", "Namn", "Nivå"], ["NX", "Östra", "B"]]}))
+    at = data.find(b"PK\x01\x02")
+    while at >= 0:  # every entry of the central directory says so
+        data[at + 8] |= flag
+        at = data.find(b"PK\x01\x02", at + 4)
+    r = post(client, world, {"workbook": bytes(data)})
+    assert r.status_code == 422 and r.json()["errors"][0]["reason"] == "unreadable"

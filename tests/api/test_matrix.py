@@ -1,9 +1,16 @@
-"""The authorisation matrix: every signed-in route × each role × a foreign person × anonymous.
+"""The authorisation matrix: every signed-in route × each actor × anonymous.
 
-Each case gets a fresh world. Actors who may not act are tried first (their request must
-change nothing), then those who may. "ok" is any 2xx; an actor who may act but comes after
-the first success may also meet 409 (the state moved on). The foreign person is the admin of
-another organisation: our objects are 404 to them; routes about their own organisation work.
+The actors: a holder of each of the nine roles of the process, the organisation admin, a
+person of the organisation who takes no part in the process, and the admin of a foreign
+organisation. Each case gets a fresh world. Actors who may not act are tried first (their
+request must change nothing), then those who may. "ok" is any 2xx; an actor who may act but
+comes after the first success may also meet 409 (the state moved on).
+
+Where ``roles.permissions`` has a rule for a route, the case names that rule and the
+expected outcome of every actor is derived from it, with the actor's standing read from the
+world (their organisation, whether they are its admin, the roles they act in now): an object
+the actor may not see is 404, one they may see but not change 403. Our objects are 404 to the
+foreign admin; routes about their own organisation work for them.
 """
 
 from __future__ import annotations
@@ -14,22 +21,112 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from flows import engine
-from models import OutboxMessage, RoleAssignment, Unit
+from models import Delegation, OutboxMessage, RoleAssignment, Task, TaskCandidate, Unit
+from roles import permissions as perm
+from roles.permissions import ProcessFacts, TaskFacts, Viewer
+from roles.resolve import load_role_data, roles_of
 from tests import helpers
-from tests.api.conftest import ACTORS, T0, World, finish_live_tasks, to_step_approval
+from tests.api.conftest import ACTORS, ROLE_ACTORS, T0, World, finish_live_tasks, to_step_approval
 from tests.api.test_instruments import OWN as OWN_INSTRUMENT
 
-OURS = ("processagare", "processledare", "chef", "bestallare", "admin", "samverkan")
+# The actors the plan and follow-up matrices try (``only`` and ``IN_ORG`` are theirs).
+CORE = ("processagare", "processledare", "chef", "bestallare", "admin", "samverkan")
 EVERYONE = {a: "ok" for a in ACTORS}
-IN_ORG = {**{a: "ok" for a in OURS}, "foreign": 404}
+IN_ORG = {**{a: "ok" for a in CORE}, "foreign": 404}
 
 
 def only(*allowed: str, others: int = 403, foreign: int | str = 404) -> dict[str, int | str]:
-    """Expected outcomes: ``allowed`` succeed, the rest of ours get ``others``."""
-    return {**{a: ("ok" if a in allowed else others) for a in OURS}, "foreign": foreign}
+    """Expected outcomes over the core actors: ``allowed`` succeed, the rest of ours get ``others``."""
+    return {**{a: ("ok" if a in allowed else others) for a in CORE}, "foreign": foreign}
+
+
+@dataclass(frozen=True)
+class Standing:
+    """An actor as ``roles.permissions`` sees them: the viewer, and their facts about the process."""
+
+    viewer: Viewer
+    facts: ProcessFacts
+
+
+def standing(w: World, actor: str) -> Standing:
+    """The actor's standing in the world now, read from the roster: the roles they act in
+    (bodies and delegations applied); involved when named in it at all (also while their role
+    is delegated away) or routed a task of the process."""
+    person = w.people[actor]
+    viewer = Viewer(person.id, person.organisation_id, person.is_org_admin)
+    ours = w.people["chef"].organisation_id
+    if person.organisation_id != ours:
+        return Standing(viewer, ProcessFacts(ours))
+    data = load_role_data(w.session, w.process_id)
+    roles = frozenset(roles_of(data, person.id, w.now))
+    named = any(a.person_id == person.id or person.id in data.body_members.get(a.body_id, ())
+                for a in data.assignments) or any(d.to_person_id == person.id for d in data.delegations)
+    routed = w.session.scalar(select(Task.id).outerjoin(TaskCandidate).where(
+        Task.process_id == w.process_id,
+        or_(Task.assignee_id == person.id, TaskCandidate.person_id == person.id)).limit(1))
+    return Standing(viewer, ProcessFacts(ours, roles, involved=named or routed is not None))
+
+
+Expect = dict[str, int | str] | Callable[[World], dict[str, int | str]]
+
+
+def in_process(rule: Callable[..., bool] | None = None, **fixed: int | str) -> Expect:
+    """A route on the world's process or something in it: 404 to whoever may not see the
+    process (``perm.can_see_process``), then ``rule(viewer, facts, world)`` decides (ok or 403).
+    ``fixed`` outcomes are not a matter of authorisation (the data is refused)."""
+    def expect(w: World) -> dict[str, int | str]:
+        out: dict[str, int | str] = {}
+        for actor in ACTORS:
+            s = standing(w, actor)
+            if not perm.can_see_process(s.viewer, s.facts):
+                out[actor] = 404
+            else:
+                out[actor] = "ok" if rule is None or rule(s.viewer, s.facts, w) else 403
+        return {**out, **fixed}
+    return expect
+
+
+def of_our_org(rule: Callable[..., bool] | None = None, **fixed: int | str) -> Expect:
+    """A route on an object of our organisation (a unit, a person, a mail, a token): 404
+    outside it (``perm.can_read_organisation``), then ``rule(viewer, organisation_id, world)``."""
+    def expect(w: World) -> dict[str, int | str]:
+        org = w.people["chef"].organisation_id
+        out: dict[str, int | str] = {}
+        for actor in ACTORS:
+            viewer = standing(w, actor).viewer
+            if not perm.can_read_organisation(viewer, org):
+                out[actor] = 404
+            else:
+                out[actor] = "ok" if rule is None or rule(viewer, org, w) else 403
+        return {**out, **fixed}
+    return expect
+
+
+def in_own_org(rule: Callable[[Viewer, int], bool], **fixed: int | str) -> Expect:
+    """A route on the viewer's own organisation: ``rule(viewer, own organisation)`` (ok or 403)."""
+    def expect(w: World) -> dict[str, int | str]:
+        out: dict[str, int | str] = {}
+        for actor in ACTORS:
+            viewer = standing(w, actor).viewer
+            out[actor] = "ok" if rule(viewer, viewer.organisation_id) else 403
+        return {**out, **fixed}
+    return expect
+
+
+def _task_facts(w: World, activity: str) -> TaskFacts:
+    task = w.task(activity)
+    return TaskFacts(task.status, task.assignee_id, frozenset(c.person_id for c in task.candidates))
+
+
+def _chef_id(w: World) -> int:
+    return w.people["chef"].id
+
+
+def _delegation(w: World) -> Delegation:
+    return w.session.scalar(select(Delegation).order_by(Delegation.id))
 
 
 @dataclass
@@ -39,7 +136,7 @@ class Case:
     name: str
     method: str
     path: Callable[[World], str]
-    expect: dict[str, int | str]
+    expect: Expect  # outcome per actor, or how to derive it from the world after ``prepare``
     body: Callable[[World], dict] | None = None
     prepare: Callable[[World], None] = lambda w: None
     files: Callable[[World], dict] | None = None
@@ -108,88 +205,108 @@ def _roster(w: World) -> list[dict]:
 
 
 P = "/api/v1"
+READ_ORG = in_own_org(perm.can_read_organisation)
+STRUCTURE = in_own_org(perm.can_manage_structure)
 CASES = [
-    Case("organisations", "GET", lambda w: f"{P}/organisations", EVERYONE),
-    Case("organisation", "GET", lambda w: f"{P}/organisations/{w.people['chef'].organisation_id}", IN_ORG),
-    Case("units", "GET", lambda w: f"{P}/units", EVERYONE),
-    Case("unit create", "POST", lambda w: f"{P}/units", only("admin", foreign="ok"),
+    Case("organisations", "GET", lambda w: f"{P}/organisations", READ_ORG),
+    Case("organisation", "GET", lambda w: f"{P}/organisations/{w.people['chef'].organisation_id}",
+         of_our_org()),
+    Case("units", "GET", lambda w: f"{P}/units", READ_ORG),
+    Case("unit create", "POST", lambda w: f"{P}/units", STRUCTURE,
          body=lambda w: {"code": "M1", "name": "Matris", "level": "B"}),
-    Case("unit", "GET", lambda w: f"{P}/units/{_unit_id(w)}", IN_ORG),
-    Case("unit update", "PATCH", lambda w: f"{P}/units/{_unit_id(w)}", only("admin"),
+    Case("unit", "GET", lambda w: f"{P}/units/{_unit_id(w)}", of_our_org()),
+    Case("unit update", "PATCH", lambda w: f"{P}/units/{_unit_id(w)}",
+         of_our_org(lambda v, org, w: perm.can_manage_structure(v, org)),
          body=lambda w: {"name": "Omdöpt"}),
-    Case("people", "GET", lambda w: f"{P}/people", EVERYONE),
-    Case("person create", "POST", lambda w: f"{P}/people", only("admin", foreign="ok"),
+    Case("people", "GET", lambda w: f"{P}/people", READ_ORG),
+    Case("person create", "POST", lambda w: f"{P}/people", STRUCTURE,
          body=lambda w: {"name": "Mats Matris", "email": "mats@matris.se"}),
-    Case("person", "GET", lambda w: f"{P}/people/{w.people['chef'].id}", IN_ORG),
+    Case("person", "GET", lambda w: f"{P}/people/{w.people['chef'].id}", of_our_org()),
     Case("person update", "PATCH", lambda w: f"{P}/people/{w.people['chef'].id}",
-         only("admin", "chef"), body=lambda w: {"digest": True}),
+         of_our_org(lambda v, org, w: perm.can_edit_person(v, org, _chef_id(w))),
+         body=lambda w: {"digest": True}),
     Case("password set", "POST", lambda w: f"{P}/people/{w.people['chef'].id}/password",
-         only("admin"), body=lambda w: {"password": "ett långt lösenord"}),
-    Case("person export", "GET", lambda w: f"{P}/people/{w.people['chef'].id}/export", only("admin", "chef")),
-    Case("person erase", "POST", lambda w: f"{P}/people/{_spare_person_id(w)}/erase", only("admin")),
-    Case("bodies", "GET", lambda w: f"{P}/bodies", EVERYONE),
-    Case("processes", "GET", lambda w: f"{P}/processes", EVERYONE),
-    Case("process start", "POST", lambda w: f"{P}/processes", only("admin", foreign=422),
+         of_our_org(lambda v, org, w: perm.can_manage_structure(v, org)),
+         body=lambda w: {"password": "ett långt lösenord"}),
+    Case("person export", "GET", lambda w: f"{P}/people/{w.people['chef'].id}/export",
+         of_our_org(lambda v, org, w: perm.can_export_person(v, org, _chef_id(w)))),
+    Case("person erase", "POST", lambda w: f"{P}/people/{_spare_person_id(w)}/erase",
+         of_our_org(lambda v, org, w: perm.can_erase_person(v, org))),
+    Case("bodies", "GET", lambda w: f"{P}/bodies", READ_ORG),
+    Case("processes", "GET", lambda w: f"{P}/processes", EVERYONE),  # each sees what they take part in
+    # The foreign admin may start processes, but not with our people in the roster.
+    Case("process start", "POST", lambda w: f"{P}/processes", in_own_org(perm.can_start_process, foreign=422),
          body=lambda w: {"name": "Matris", "roster": _roster(w)}),
-    Case("process", "GET", lambda w: f"{P}/processes/{w.process_id}", IN_ORG),
+    Case("process", "GET", lambda w: f"{P}/processes/{w.process_id}", in_process()),
     Case("process cancel", "POST", lambda w: f"{P}/processes/{w.process_id}/cancel",
-         only("processagare", "bestallare"), body=lambda w: {"reason": "Matris"}),
-    Case("timeline", "GET", lambda w: f"{P}/processes/{w.process_id}/timeline", IN_ORG),
-    Case("steps", "GET", lambda w: f"{P}/processes/{w.process_id}/steps", IN_ORG),
-    Case("step", "GET", lambda w: f"{P}/steps/{helpers.step(w.session, w.process_id, 1).id}", IN_ORG),
-    Case("process tasks", "GET", lambda w: f"{P}/processes/{w.process_id}/tasks", IN_ORG),
-    Case("roles", "GET", lambda w: f"{P}/processes/{w.process_id}/roles", IN_ORG),
+         in_process(lambda v, f, w: perm.can_cancel_process(v, f)), body=lambda w: {"reason": "Matris"}),
+    Case("timeline", "GET", lambda w: f"{P}/processes/{w.process_id}/timeline",
+         in_process(lambda v, f, w: perm.can_read_timeline(v, f))),
+    Case("steps", "GET", lambda w: f"{P}/processes/{w.process_id}/steps", in_process()),
+    Case("step", "GET", lambda w: f"{P}/steps/{helpers.step(w.session, w.process_id, 1).id}", in_process()),
+    Case("process tasks", "GET", lambda w: f"{P}/processes/{w.process_id}/tasks", in_process()),
+    Case("roles", "GET", lambda w: f"{P}/processes/{w.process_id}/roles", in_process()),
     Case("role assign", "POST", lambda w: f"{P}/processes/{w.process_id}/roles",
-         only("processagare", "processledare"),
+         in_process(lambda v, f, w: perm.can_manage_process(v, f)),
          body=lambda w: {"role": "stabschef", "person_id": w.people["admin"].id}),
     Case("role end", "POST", lambda w: f"{P}/role-assignments/{_assignment_id(w)}/end",
-         only("processagare", "processledare")),
-    Case("delegations", "GET", lambda w: f"{P}/processes/{w.process_id}/delegations", IN_ORG),
+         in_process(lambda v, f, w: perm.can_manage_process(v, f))),
+    Case("delegations", "GET", lambda w: f"{P}/processes/{w.process_id}/delegations", in_process()),
+    # One's own role: the permission, then the engine, which lets one delegate only a role one
+    # acts in (here processledare).
     Case("delegate", "POST", lambda w: f"{P}/processes/{w.process_id}/delegations",
-         only("processledare"), body=lambda w: {
+         in_process(lambda v, f, w: perm.can_delegate(v, f, None) and "processledare" in f.roles),
+         body=lambda w: {
              "role": "processledare", "to_person_id": w.people["admin"].id,
              "starts_at": T0.isoformat(), "ends_at": (T0 + timedelta(days=3)).isoformat()}),
     Case("delegation revoke", "POST", lambda w: f"{P}/delegations/1/revoke",
-         only("processledare", "chef", "processagare"), prepare=_delegated),
-    Case("inbox", "GET", lambda w: f"{P}/tasks", EVERYONE),
-    Case("task", "GET", lambda w: f"{P}/tasks/{_task('process_plan')(w)}", IN_ORG),
+         in_process(lambda v, f, w: perm.can_revoke_delegation(
+             v, f, _delegation(w).from_person_id, _delegation(w).to_person_id)), prepare=_delegated),
+    Case("inbox", "GET", lambda w: f"{P}/tasks", EVERYONE),  # each sees their own tasks
+    Case("task", "GET", lambda w: f"{P}/tasks/{_task('process_plan')(w)}", in_process()),
     Case("claim", "POST", lambda w: f"{P}/tasks/{_task('process_plan')(w)}/claim",
-         only("processledare"), body=lambda w: {}),
+         in_process(lambda v, f, w: perm.can_claim_task(v, _task_facts(w, "process_plan"))),
+         body=lambda w: {}),
     Case("unclaim", "POST", lambda w: f"{P}/tasks/{_task('process_plan')(w)}/unclaim",
-         only("processledare"), body=lambda w: {}, prepare=_claimed),
+         in_process(lambda v, f, w: perm.can_act_on_task(v, _task_facts(w, "process_plan"))),
+         body=lambda w: {}, prepare=_claimed),
     Case("complete", "POST", lambda w: f"{P}/tasks/{_task('process_plan')(w)}/complete",
-         only("processledare"), body=lambda w: {
+         in_process(lambda v, f, w: perm.can_act_on_task(v, _task_facts(w, "process_plan"))),
+         body=lambda w: {
              "data": {"purpose": "a", "goals": "b", "scope": "c"},
              "expected_version": w.task("process_plan").version}),
     Case("reassign", "POST", lambda w: f"{P}/tasks/{_task('appoint_roles')(w)}/reassign",
-         only("processagare", "processledare"), body=lambda w: {
+         in_process(lambda v, f, w: perm.can_reassign_task(v, f)), body=lambda w: {
              "to_person_id": w.people["chef"].id, "expected_version": w.task("appoint_roles").version}),
-    Case("gates", "GET", lambda w: f"{P}/processes/{w.process_id}/gates", IN_ORG),
-    Case("gate", "GET", lambda w: f"{P}/gates/{w.gate(1, 'order').id}", IN_ORG),
+    Case("gates", "GET", lambda w: f"{P}/processes/{w.process_id}/gates", in_process()),
+    Case("gate", "GET", lambda w: f"{P}/gates/{w.gate(1, 'order').id}", in_process()),
     Case("decide", "POST", lambda w: f"{P}/gates/{w.gate(1, 'step_approval').id}/decide",
-         only("processagare"), prepare=to_step_approval,
+         in_process(lambda v, f, w: perm.can_decide_gate(
+             v, f, w.gate(1, "step_approval").requirements["decider"])), prepare=to_step_approval,
          body=lambda w: {"decision": "approve", "expected_version": w.gate(1, "step_approval").version}),
     Case("consultation", "POST", lambda w: f"{P}/gates/{w.gate(1, 'samverkan_design').id}/consultations",
-         only("processagare", "processledare"), prepare=_consultation_open, body=lambda w: {
-             "subject": "S", "held_on": "2027-01-20", "participants": ["Vision"], "outcome": "Ja"}),
-    Case("audit", "GET", lambda w: f"{P}/audit", only("admin", foreign="ok")),
+         in_process(lambda v, f, w: perm.can_record_consultation(v, f)), prepare=_consultation_open,
+         body=lambda w: {"subject": "S", "held_on": "2027-01-20", "participants": ["Vision"],
+                         "outcome": "Ja"}),
+    Case("audit", "GET", lambda w: f"{P}/audit", in_own_org(lambda v, org: perm.can_read_audit(v, None))),
     Case("process audit", "GET", lambda w: f"{P}/audit?process_id={w.process_id}",
-         only("admin", "processagare", "processledare")),
-    Case("outbox", "GET", lambda w: f"{P}/outbox", only("admin", foreign="ok")),
-    Case("outbox retry", "POST", lambda w: f"{P}/outbox/retry", only("admin", foreign="ok"),
+         in_process(lambda v, f, w: perm.can_read_audit(v, f))),
+    Case("outbox", "GET", lambda w: f"{P}/outbox", in_own_org(perm.can_manage_outbox)),
+    Case("outbox retry", "POST", lambda w: f"{P}/outbox/retry", in_own_org(perm.can_manage_outbox),
          body=lambda w: {}),
-    Case("outbox retry one", "POST", lambda w: f"{P}/outbox/{_outbox_id(w)}/retry", only("admin")),
-    Case("tokens", "GET", lambda w: f"{P}/api-tokens", only("admin", foreign="ok")),
-    Case("token create", "POST", lambda w: f"{P}/api-tokens", only("admin", foreign="ok"),
-         body=lambda w: {"name": "Matris"}),
-    Case("token revoke", "DELETE", lambda w: f"{P}/api-tokens/{_token_id(w)}", only("admin")),
-    Case("import", "POST", lambda w: f"{P}/imports/structure", only("admin", foreign="ok"),
+    Case("outbox retry one", "POST", lambda w: f"{P}/outbox/{_outbox_id(w)}/retry",
+         of_our_org(lambda v, org, w: perm.can_manage_outbox(v, org))),
+    Case("tokens", "GET", lambda w: f"{P}/api-tokens", STRUCTURE),
+    Case("token create", "POST", lambda w: f"{P}/api-tokens", STRUCTURE, body=lambda w: {"name": "Matris"}),
+    Case("token revoke", "DELETE", lambda w: f"{P}/api-tokens/{_token_id(w)}",
+         of_our_org(lambda v, org, w: perm.can_manage_structure(v, org))),
+    Case("import", "POST", lambda w: f"{P}/imports/structure", STRUCTURE,
          files=lambda w: {"units": ("units.csv", b"code,name,level,parent_code\nM9,Matris,B,A1\n")}),
     Case("instruments", "GET", lambda w: f"{P}/instruments", EVERYONE),
-    Case("instrument import", "POST", lambda w: f"{P}/instruments", only("admin", foreign="ok"),
+    Case("instrument import", "POST", lambda w: f"{P}/instruments", STRUCTURE,
          files=lambda w: {"file": ("own.yaml", OWN_INSTRUMENT.encode())}),
     Case("session", "GET", lambda w: f"{P}/auth/session", EVERYONE),
-    Case("password change", "POST", lambda w: f"{P}/auth/password",
+    Case("password change", "POST", lambda w: f"{P}/auth/password",  # the current password is wrong
          {a: 422 for a in ACTORS}, body=lambda w: {"current_password": "x", "new_password": "y" * 12}),
     Case("logout", "POST", lambda w: f"{P}/auth/logout", EVERYONE),
 ]
@@ -197,7 +314,7 @@ CASES = [
 
 def _order(expect: dict[str, int | str]) -> list[str]:
     """Refused actors first (nothing may change), then the allowed ones."""
-    return ["anonymous"] + sorted(ACTORS, key=lambda a: expect[a] == "ok")
+    return ["anonymous"] + sorted(expect, key=lambda a: expect[a] == "ok")
 
 
 def _request(world: World, case: Case) -> dict:
@@ -218,16 +335,37 @@ def test_authorisation_matrix(client, world, case: Case):
     run_case(client, world, case)
 
 
+def test_the_actors_stand_where_the_matrix_puts_them(world):
+    """Each role actor acts in their role; the admin in none; the outsider sees no process."""
+    for actor in ROLE_ACTORS:
+        s = standing(world, actor)
+        assert actor in s.facts.roles and not s.viewer.is_org_admin, (actor, s)
+    admin, outsider, foreign = (standing(world, a) for a in ("admin", "outsider", "foreign"))
+    assert admin.viewer.is_org_admin and not admin.facts.roles
+    assert outsider.viewer.organisation_id == admin.viewer.organisation_id
+    assert not outsider.facts.roles and not perm.can_see_process(outsider.viewer, outsider.facts)
+    assert foreign.viewer.is_org_admin and foreign.viewer.organisation_id != admin.viewer.organisation_id
+
+
+def expectations(world: World, case: Case) -> dict[str, int | str]:
+    """The outcome per actor the case expects in this world (derived after ``prepare``)."""
+    return case.expect(world) if callable(case.expect) else case.expect
+
+
 def run_case(client, world: World, case: Case) -> None:
-    """Try the case as every actor and check each outcome."""
+    """Try the case as every actor it names and check each outcome."""
     case.prepare(world)
-    for actor in ACTORS:
+    expect = expectations(world, case)
+    for actor in expect:
         world.h(actor)  # tokens first, so the snapshots below compare only the request's effect
     request = _request(world, case)
     succeeded = False
-    for actor in _order(case.expect):
-        expected = 401 if actor == "anonymous" else case.expect[actor]
-        before = helpers.snapshot(world.session) if expected != "ok" and case.method != "GET" else None
+    unchanged = None  # the state before the next refusal, while refusals follow one another
+    for actor in _order(expect):
+        expected = 401 if actor == "anonymous" else expect[actor]
+        checked = expected not in ("ok", 422) and case.method != "GET"
+        if checked and unchanged is None:
+            unchanged = helpers.snapshot(world.session)
         r = _call(client, world, case, request, actor)
         if expected == "ok":
             if succeeded and case.method != "GET":  # the state moved on; only authorisation counts
@@ -235,12 +373,16 @@ def run_case(client, world: World, case: Case) -> None:
             else:
                 assert 200 <= r.status_code < 300, (actor, r.status_code, r.text)
             succeeded = succeeded or r.status_code < 300
+            unchanged = None
         else:
             assert r.status_code == expected, (actor, r.status_code, r.text)
             assert r.headers["content-type"] == "application/problem+json"
-            if before is not None and expected != 422:
+            if checked:
                 after = helpers.snapshot(world.session)
-                assert _without_tokens(after) == _without_tokens(before), actor
+                assert _without_tokens(after) == _without_tokens(unchanged), actor
+                unchanged = after
+            else:
+                unchanged = None
 
 
 def _without_tokens(snapshot: dict) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -9,12 +10,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from api.app import create_app
 from chefoskop.settings import Settings
 from models import Person
-from notifications.sink import MailSink
+from notifications.sink import MailSink, free_port
 from tests.e2e.a11y import check_page, tab_until
 from tests.e2e.conftest import screenshot
 from tests.e2e.world import PASSWORD, build_world, deliver, drive_to_gate, pass_open_gates
+from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
 
@@ -134,11 +137,19 @@ def test_manager_follows_the_link_in_a_real_mail(page, session_factory, live_ser
                             smtp_host="127.0.0.1", smtp_port=sink.port)
         report = deliver(session_factory, settings)
     assert report.total > 0
-    page.goto("/dev/mail")
-    screenshot(page, "mail-sink")
-    page.locator("tr", has_text=email).first.get_by_role("link").click()
-    link = page.locator("a.mail-link", has_text="/t/").first
-    link.click()
+    # The mail sink page is a development tool: a development server on the same data folder
+    # shows it; the link in the mail leads back to the app under test.
+    mail_reader = LiveServer(create_app(Settings(
+        environment="development", data_dir=tmp_path, base_url=live_server.url,
+        database_url=os.environ.get("CHEFOSKOP_DATABASE_URL"))), free_port()).start()
+    try:
+        page.goto(f"{mail_reader.url}/dev/mail")
+        screenshot(page, "mail-sink")
+        page.locator("tr", has_text=email).first.get_by_role("link").click()
+        link = page.locator("a.mail-link", has_text="/t/").first
+        link.click()
+    finally:
+        mail_reader.stop()
     page.wait_for_url(re.compile(r"/tasks/\d+"))
     assert page.get_by_role("heading", level=1).inner_text()
     assert_accessible(page)
