@@ -32,7 +32,8 @@ from flows.engine.queries import definition_of
 from models import OutboxMessage, Process, StepInstance, Survey
 from roles import permissions as perm
 from roles.permissions import Viewer
-from surveys.distribution import response_rates
+from surveys.distribution import published_rates
+from surveys.report_view import hidden_marker
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 MAIL_LIMIT = 100
@@ -93,8 +94,9 @@ def _gate_rows(db: Session, processes: list[Process], lang: str, now) -> list[di
 
 def _survey_rows(db: Session, viewer: Viewer, processes: list[Process], lang: str, now) -> list[dict]:
     """The overall response rate of every open mapping, and of those closed in the last
-    ``RECENTLY_CLOSED_DAYS`` days, from the invitations (``surveys.distribution.response_rates``,
-    as the mapping's own page counts them). Only the total per mapping: no group is shown here."""
+    ``RECENTLY_CLOSED_DAYS`` days, as the mapping's own page publishes it
+    (``surveys.distribution.published_rates``): only the total, and no count at all while
+    fewer than the anonymity threshold have answered."""
     by_id = {p.id: p for p in processes}
     if not by_id:
         return []
@@ -107,13 +109,15 @@ def _survey_rows(db: Session, viewer: Viewer, processes: list[Process], lang: st
         process = by_id[survey.process_id]
         if process.id not in managed:  # the mapping's page is for those running the process
             managed[process.id] = perm.can_manage_surveys(viewer, process_facts(db, viewer, process))
-        groups = response_rates(db, survey.id)
-        invited = sum(g.invited for g in groups)
-        answered = sum(g.answered for g in groups)
+        # Under the results' rule: while fewer than the threshold have answered, no count.
+        published = published_rates(db, survey.id)
+        overall = published["participation"]["overall"]
         rows.append({"survey": survey, "process": process,
                      "title": gettext(lang, "Mapping %(number)s", number=survey.step_no - 3),
-                     "invited": invited, "answered": answered,
-                     "rate": format_percent(answered / invited if invited else 0.0, lang),
+                     "invited": overall["invited"] if overall else None,
+                     "answered": overall["n"] if overall else None,
+                     "rate": format_percent(overall["rate"], lang) if overall else None,
+                     "marker": None if overall else hidden_marker("few", published["threshold"], lang),
                      "link": f"/processes/{process.id}/surveys/{survey.step_no}"
                      if managed[process.id] else None})
     return rows

@@ -157,6 +157,19 @@ def test_dashboard_shows_the_response_rate_of_each_open_and_recently_closed_mapp
     assert len(rows) == 1 and "Klar" in rows[0] and f"15 {answered} {rate}" in rows[0]  # as its own page
 
 
+def test_dashboard_gives_no_count_while_fewer_than_the_threshold_have_answered(
+        client: TestClient, session_factory) -> None:
+    from tests.e2e.survey_world import build_survey_world, simulate_others
+
+    sw = build_survey_world(session_factory)
+    answered = simulate_others(session_factory, sw, share=0.2)
+    assert 0 < answered < 5
+    sign_in(client, sw.emails["processledare"])
+    (row,) = _rows(client.get("/admin").text, "survey-rate")
+    assert "färre än 5" in row.lower() or "dolt" in row.lower(), row
+    assert not re.search(rf"\b15 {answered}\b", row) and "%" not in row
+
+
 def test_dashboard_without_mappings_says_so(client: TestClient, world: World) -> None:
     sign_in(client, world.admin_email)
     page = client.get("/admin?lang=en").text
