@@ -15,6 +15,7 @@ foreign admin; routes about their own organisation work for them.
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,10 +25,13 @@ import pytest
 from sqlalchemy import or_, select
 
 from flows import engine
-from models import Delegation, OutboxMessage, RoleAssignment, Task, TaskCandidate, Unit
+from models import Delegation, OutboxMessage, RoleAssignment, Survey, Task, TaskCandidate, Unit
 from roles import permissions as perm
 from roles.permissions import ProcessFacts, TaskFacts, Viewer
 from roles.resolve import load_role_data, roles_of
+from surveys.aggregation import start_aggregation
+from surveys.distribution import close_survey, open_survey
+from surveys.simulate import simulate_answers
 from tests import helpers
 from tests.api.conftest import ACTORS, ROLE_ACTORS, T0, World, finish_live_tasks, to_step_approval
 from tests.api.test_instruments import OWN as OWN_INSTRUMENT
@@ -204,7 +208,32 @@ def _roster(w: World) -> list[dict]:
     return [{"role": r.role, "person_id": r.person_id, "body_id": r.body_id} for r in rows]
 
 
+def _survey_id(w: World) -> int:
+    """The mapping of the world's process (the one ``_mapping_open`` sent out)."""
+    return w.session.scalar(select(Survey.id).where(Survey.process_id == w.process_id).order_by(Survey.id))
+
+
+def _mapping_open(w: World) -> None:
+    """Mapping 1 of the world's process sent out (what opening step 4 does) and answered by
+    everyone invited (through ``surveys.respond``)."""
+    survey = open_survey(helpers.ctx_for(w.session, None, T0), helpers.step(w.session, w.process_id, 4))
+    simulate_answers(w.session, survey.id, random.Random(4), answer_share=1.0)
+    w.session.commit()
+
+
+def _mapping_closed(w: World) -> None:
+    """Mapping 1 closed and aggregated: its results can be read (409 before)."""
+    _mapping_open(w)
+    survey_id = _survey_id(w)
+    close_survey(helpers.ctx_for(w.session, None, T0), survey_id)
+    w.session.commit()
+    start_aggregation([survey_id])  # after the commit, as the sweep and the page do
+    w.session.expire_all()
+
+
 P = "/api/v1"
+# The results of the mappings: for the people running the process (``api.access.managed_process``).
+RUNS_SURVEYS = in_process(lambda v, f, w: perm.can_manage_surveys(v, f))
 READ_ORG = in_own_org(perm.can_read_organisation)
 STRUCTURE = in_own_org(perm.can_manage_structure)
 CASES = [
@@ -302,6 +331,16 @@ CASES = [
          of_our_org(lambda v, org, w: perm.can_manage_structure(v, org))),
     Case("import", "POST", lambda w: f"{P}/imports/structure", STRUCTURE,
          files=lambda w: {"units": ("units.csv", b"code,name,level,parent_code\nM9,Matris,B,A1\n")}),
+    Case("surveys", "GET", lambda w: f"{P}/processes/{w.process_id}/surveys", RUNS_SURVEYS,
+         prepare=_mapping_open),
+    Case("response rates", "GET", lambda w: f"{P}/surveys/{_survey_id(w)}/response-rates", RUNS_SURVEYS,
+         prepare=_mapping_open),
+    Case("results", "GET", lambda w: f"{P}/surveys/{_survey_id(w)}/results", RUNS_SURVEYS,
+         prepare=_mapping_closed),
+    Case("results csv", "GET", lambda w: f"{P}/surveys/{_survey_id(w)}/results.csv", RUNS_SURVEYS,
+         prepare=_mapping_closed),
+    Case("report pdf", "GET", lambda w: f"{P}/processes/{w.process_id}/report.pdf", RUNS_SURVEYS,
+         prepare=_mapping_closed),
     Case("instruments", "GET", lambda w: f"{P}/instruments", EVERYONE),
     Case("instrument import", "POST", lambda w: f"{P}/instruments", STRUCTURE,
          files=lambda w: {"file": ("own.yaml", OWN_INSTRUMENT.encode())}),
