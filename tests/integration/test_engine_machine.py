@@ -1,14 +1,17 @@
 """Hypothesis state machines over the real engine and database.
 
-Random people do random things (allowed or not). After every step: no step is
-closed while one of its gates is unmet, no action is under way without an
-approved risk assessment of its current content, and every status change has
-exactly one audit event: the events of each object chain from its old status to
-its new one, and no audit event claims a change that did not happen.
+Random people do random things (allowed or not), and the right people do the
+work that waits (finish the phase, decide or record the waiting gate). After
+every step: no step is closed while one of its gates is unmet, no action is under
+way without an approved risk assessment of its current content, and every status
+change has exactly one audit event: the events of each object chain from its old
+status to its new one, and no audit event claims a change that did not happen.
+The test functions then check that steps really closed during the run.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
 from hypothesis import HealthCheck, settings
@@ -38,10 +41,18 @@ from models import (
 )
 from tests.helpers import NOW, ctx_for, form_data, open_queued, start, walk_to
 
+RISK = {"risk": "Stress", "likelihood": 2, "consequence": 3, "measure": "Avlastning"}
 TRACKED = {"process": Process, "step": StepInstance, "task": Task, "gate": Gate, "plan": ActionPlan,
            "action": Action}
-MACHINE_SETTINGS = settings(max_examples=5, stateful_step_count=25, deadline=None,
+MACHINE_SETTINGS = settings(max_examples=10, stateful_step_count=30, deadline=None,
                             suppress_health_check=list(HealthCheck))
+# Each ActionMachine example first walks a process to step 8 (about 2 s): fewer of them.
+ACTION_MACHINE_SETTINGS = settings(MACHINE_SETTINGS, max_examples=5, stateful_step_count=25)
+
+# What the machines reached across a run (steps closed, processes cancelled, actions started)
+# and where the current step stood at each check; the test functions assert on them.
+REACHED: Counter[str] = Counter()
+CHECKS_BY_POSITION: Counter[str] = Counter()
 
 
 class EngineMachine(RuleBasedStateMachine):
@@ -97,12 +108,68 @@ class EngineMachine(RuleBasedStateMachine):
             return ctx
         self._try(act)
 
-    @rule(data=st.data(), approve=st.booleans())
-    def someone_decides_a_gate(self, data, approve):
+    def _holders(self, role: str) -> list[int]:
+        return [p for p in self.s.scalars(select(RoleAssignment.person_id).where(
+            RoleAssignment.process_id == self.pid, RoleAssignment.role == role)
+            .order_by(RoleAssignment.id)) if p]
+
+    def _waiting_gate(self) -> Gate | None:
+        return self.s.scalars(select(Gate).where(
+            Gate.process_id == self.pid, Gate.step_id.is_not(None), Gate.status == "open")
+            .order_by(Gate.id)).first()
+
+    def _decide_as_decider(self, gate: Gate, approve: bool) -> None:
+        holders = self._holders(gate.requirements.get("decider") or "processledare")
+
+        def act():
+            ctx = ctx_for(self.s, holders[0])
+            if gate.kind == "consultation":  # recorded, never approved or rejected
+                engine.record_consultation(ctx, gate.id, subject="Samverkan", held_on=NOW.date(),
+                                           participants=["Vision"], outcome="Samverkat")
+            else:
+                engine.decide_gate(ctx, gate.id, "approve" if approve else "reject",
+                                   reason=None if approve else "Komplettera")
+            return ctx
+        self._try(act)
+
+    @rule()
+    def the_role_holders_finish_the_phase(self):
+        """Every live task completed by the person it is for, one call each; when the step waits
+        for a gate instead, its decider approves it (a processledare records a consultation).
+
+        With no arguments this is the rule Hypothesis's simplest example repeats, so every run
+        walks at least one process through its steps along with the random ones.
+        """
+        tasks = list(self.s.scalars(select(Task).where(
+            Task.process_id == self.pid, Task.status.in_(("open", "claimed"))).order_by(Task.id)))
+        for task in tasks:
+            who = task.assignee_id or task.candidates[0].person_id
+
+            def act(task=task, who=who):
+                ctx = ctx_for(self.s, who)
+                engine.complete(ctx, task.id, form_data(self.s, task))
+                return ctx
+            self._try(act)
+        gate = None if tasks else self._waiting_gate()
+        if gate is not None:
+            self._decide_as_decider(gate, approve=True)
+
+    @rule(approve=st.sampled_from((True, True, True, False)), withdraw=st.integers(0, 3))
+    def the_decider_decides_the_waiting_gate(self, approve, withdraw):
+        """The holder of the decider role decides the step's waiting gate (a processledare records
+        a consultation); mostly approvals, and the order is withdrawn only now and then."""
+        gate = self._waiting_gate()
+        if gate is not None:
+            self._decide_as_decider(gate, approve=approve or (gate.kind == "order" and withdraw > 0))
+
+    @rule(data=st.data(), approve=st.booleans(), withdraw=st.integers(0, 3))
+    def someone_decides_a_gate(self, data, approve, withdraw):
         gate = self._pick(data, list(self.s.scalars(select(Gate).where(
             Gate.process_id == self.pid, Gate.status == "open").order_by(Gate.id))))
         if gate is None:
             return
+        if gate.kind == "order" and withdraw:
+            approve = True  # a rejected order cancels the process: keep most examples going
         holders = list(self.s.scalars(select(RoleAssignment.person_id).where(
             RoleAssignment.process_id == self.pid,
             RoleAssignment.role == (gate.requirements.get("decider") or "processledare"))))
@@ -118,6 +185,16 @@ class EngineMachine(RuleBasedStateMachine):
                                    reason=None if approve else "Komplettera")
             return ctx
         self._try(act)
+
+    @invariant()
+    def where_the_process_stands(self):
+        if not hasattr(self, "pid"):
+            return
+        process = self.s.get(Process, self.pid)
+        step = self.s.scalars(select(StepInstance).where(
+            StepInstance.process_id == self.pid, StepInstance.step_no == process.current_step_no)).one()
+        CHECKS_BY_POSITION[process.status if process.status != "running" else
+                           step.phase if step.status == "open" else step.status] += 1
 
     @invariant()
     def no_step_closed_with_an_unmet_gate(self):
@@ -153,6 +230,10 @@ class EngineMachine(RuleBasedStateMachine):
             if e.from_state != e.to_state and e.action != "phase":
                 moves.setdefault((e.entity, e.entity_id), []).append(e)
         assert set(changed) <= set(moves), set(changed) - set(moves)
+        for (entity, _), (_, new) in changed.items():
+            if (entity, new) in (("step", "closed"), ("process", "cancelled"), ("process", "completed"),
+                                 ("action", "in_progress")):
+                REACHED[f"{entity} {new}"] += 1
         for key, chain in moves.items():
             old, new = self.statuses.get(key), now.get(key)
             states = [chain[0].from_state] + [e.to_state for e in chain]
@@ -167,35 +248,51 @@ class ActionMachine(EngineMachine):
 
     start_at_step = 8
 
-    @rule(data=st.data())
-    def someone_works_on_an_action(self, data):
+    def _assessed(self, action: Action) -> bool:
+        """The newest risk gate of ``action`` holds an assessment of its current revision."""
+        gate = self.s.scalars(select(Gate.id).where(Gate.action_id == action.id)
+                              .order_by(Gate.id.desc())).first()
+        return self.s.scalar(select(RiskAssessment.id).where(
+            RiskAssessment.gate_id == gate, RiskAssessment.action_revision == action.revision)) is not None
+
+    def _unit_of(self, person_id: int, role: str) -> int | None:
+        return self.s.scalars(select(RoleAssignment.unit_id).where(
+            RoleAssignment.process_id == self.pid, RoleAssignment.role == role,
+            RoleAssignment.person_id == person_id)).first()
+
+    def _sensible(self) -> str:
+        """What the plan's owner would do next with the newest action."""
+        action = self.s.scalars(select(Action).where(Action.process_id == self.pid)
+                                .order_by(Action.id.desc())).first()
+        return {None: "action", "planned": "assess",
+                "risk_pending": "approve" if action and self._assessed(action) else "assess",
+                "approved": "start", "in_progress": "change"}.get(action and action.status, "action")
+
+    def _work_on_action(self, op: str) -> None:
         chef = self.started.person("chef")
         owner = self.started.person("processagare")
         plan = self.s.scalars(select(ActionPlan).where(ActionPlan.process_id == self.pid)).first()
         action = self.s.scalars(select(Action).where(Action.process_id == self.pid)
                                 .order_by(Action.id.desc())).first()
-        sensible = {None: "action", "planned": "assess", "risk_pending": "approve",
-                    "approved": "start", "in_progress": "change"}.get(action and action.status, "action")
-        op = data.draw(st.sampled_from([sensible, sensible, "plan", "action", "assess", "approve",
-                                        "start", "change"]))
+        rep = self.s.get(Person, self.started.person("skyddsombud")).name
         fields = engine.ActionFields(development_area="Stöd", goal="Mål", description=f"Gör {op}",
                                      responsible_id=chef, start_date=NOW.date(),
                                      end_date=NOW.date() + timedelta(days=30))
 
         def act():
-            ctx = ctx_for(self.s, owner if op == "approve" else chef)
+            ctx = ctx_for(self.s, owner if op in ("approve", "reject") else chef)
             if op == "plan" or plan is None:
-                engine.create_plan(ctx, self.pid, level="C", owner_id=chef, title="Plan")
+                engine.create_plan(ctx, self.pid, level="C", owner_id=chef, title="Plan",
+                                   unit_id=self._unit_of(chef, "chef"))
             elif op == "action" or action is None:
                 engine.add_action(ctx, plan.id, fields)
             elif op == "assess":
-                engine.record_risk_assessment(ctx, action.id, risks=[{"risk": "Stress"}],
-                                              participants=["Skyddsombud"],
-                                              safety_representative="Skyddsombud", conclusion="OK")
-            elif op == "approve":
+                engine.record_risk_assessment(ctx, action.id, risks=[RISK], participants=["Chef", rep],
+                                              safety_representative=rep, conclusion="OK")
+            elif op in ("approve", "reject"):
                 gate = self.s.scalars(select(Gate).where(Gate.action_id == action.id)
                                       .order_by(Gate.id.desc())).first()
-                engine.decide_gate(ctx, gate.id, "approve")
+                engine.decide_gate(ctx, gate.id, op, reason="Oklart" if op == "reject" else None)
             elif op == "start":
                 engine.start_action(ctx, action.id)
             else:
@@ -203,12 +300,35 @@ class ActionMachine(EngineMachine):
             return ctx
         self._try(act)
 
+    @rule()
+    def the_owner_moves_the_action_on(self):
+        """Plan, action, assessment, approval, start, change: the next of these, as its owner.
+
+        With no arguments this is the rule Hypothesis's simplest example repeats."""
+        self._work_on_action(self._sensible())
+
+    @rule(op=st.sampled_from(("sensible", "sensible", "plan", "action", "assess", "approve", "reject",
+                              "start", "change")))
+    def someone_works_on_an_action(self, op):
+        self._work_on_action(self._sensible() if op == "sensible" else op)
+
+
+def _run(machine: type[EngineMachine], session, machine_settings: settings) -> Counter[str]:
+    REACHED.clear()
+    CHECKS_BY_POSITION.clear()
+    machine.session = session
+    run_state_machine_as_test(machine, settings=machine_settings)
+    print(f"\n{machine.__name__}: {dict(REACHED)}; checks by position {dict(CHECKS_BY_POSITION)}")
+    return REACHED
+
 
 def test_engine_state_machine(session):
-    EngineMachine.session = session
-    run_state_machine_as_test(EngineMachine, settings=MACHINE_SETTINGS)
+    reached = _run(EngineMachine, session, MACHINE_SETTINGS)
+    # Not vacuous: steps really closed (only through the processägare's approval).
+    assert reached["step closed"] >= 1, reached
 
 
 def test_action_state_machine(session):
-    ActionMachine.session = session
-    run_state_machine_as_test(ActionMachine, settings=MACHINE_SETTINGS)
+    reached = _run(ActionMachine, session, ACTION_MACHINE_SETTINGS)
+    # Not vacuous: actions really started (only after an approved risk assessment).
+    assert reached["action in_progress"] >= 1, reached

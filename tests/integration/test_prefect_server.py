@@ -204,12 +204,45 @@ def test_a_deployment_run_on_a_worker_opens_the_step(
     reason="prefect 3.8.8's client sends null limits that FastAPI >= 0.151 refuses (HTTP 422)",
 )
 def test_prefect_deploy_all_registers_every_deployment(prefect_server: Server) -> None:
+    expected = _declared_deployments()
+    assert len(expected) == 13  # nine steps, sweep, deliver, digest, survey aggregation
     done = _run(["--no-prompt", "deploy", "--all"], prefect_server.env, 300)
     assert done.returncode == 0, _tail_text(done.stdout + done.stderr)
-    listed = _run(["deployment", "ls"], prefect_server.env, 60)
+    listed = _run(["deployment", "ls"], {**prefect_server.env, "COLUMNS": "300"}, 60)
     assert listed.returncode == 0, _tail_text(listed.stdout + listed.stderr)
-    for name in ("step-1-start/chefoskop", "sweep/chefoskop", "digest/chefoskop"):
-        assert name in done.stdout
+    for name in expected:
+        assert name in listed.stdout, (name, _tail_text(listed.stdout))
+    # What the server holds, read from its API: each deployment of prefect.yaml once, on the
+    # process pool, with the schedules declared there.
+    flows = {f["id"]: f["name"] for f in _api(prefect_server, "flows/filter")}
+    registered = {f"{flows[d['flow_id']]}/{d['name']}": d for d in _api(prefect_server, "deployments/filter")}
+    assert set(registered) == set(expected)
+    for name, crons in expected.items():
+        assert registered[name]["work_pool_name"] == "process", name
+        assert sorted(s["schedule"]["cron"] for s in registered[name]["schedules"]) == crons, name
+
+
+def _declared_deployments() -> dict[str, list[str]]:
+    """``"<flow name>/<deployment name>"`` -> cron schedules, for every deployment in prefect.yaml."""
+    import importlib
+
+    import yaml
+
+    declared = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))["deployments"]
+    found: dict[str, list[str]] = {}
+    for d in declared:
+        path, function = d["entrypoint"].split(":")
+        module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+        name = f"{getattr(module, function).name}/{d['name']}"
+        assert name not in found, f"{name} is declared twice"
+        found[name] = sorted(s["cron"] for s in d.get("schedules") or [])
+    return found
+
+
+def _api(server: Server, path: str) -> list[dict]:
+    answer = httpx.post(f"{server.api_url}/{path}", json={"limit": 200}, timeout=30)
+    answer.raise_for_status()
+    return answer.json()
 
 
 def _tail_text(text: str, lines: int = 30) -> str:

@@ -13,8 +13,24 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
-from models import AuditEvent, Gate, Organisation, OutboxMessage, Process, SimulationRun, StepInstance, Task
+from flows import rules
+from models import (
+    Action,
+    ActionPlan,
+    AuditEvent,
+    Gate,
+    Organisation,
+    OutboxMessage,
+    Process,
+    SimulationRun,
+    StepInstance,
+    Task,
+)
 from notifications.sink import list_messages
+
+# The objects with a status, by the entity name their audit events carry.
+STATUSED = {"process": Process, "step": StepInstance, "task": Task, "gate": Gate, "plan": ActionPlan,
+            "action": Action}
 
 
 def _command(database_url: str, tmp_path, seed: int, *options: str,
@@ -69,10 +85,71 @@ def test_simulate_two_organisations_matches_the_database(session, database_url, 
         newest = session.scalars(select(Gate.status).where(Gate.step_id == step_id, Gate.key == key)
                                  .order_by(Gate.iteration.desc())).first()
         assert newest == "approved"
+    _check_independently(session, orgs)
 
     again = _simulate(database_url, tmp_path, seed=5)
     strip = lambda d: {k: v for k, v in d.items() if k not in ("seconds", "reports")}  # noqa: E731
     assert strip(again) == strip(summary)
+
+
+def _check_independently(session, orgs: list[int]) -> None:
+    """What the summary cannot vouch for itself: read straight from the rows, not by its queries."""
+    processes = session.execute(select(Process.id, Process.status).where(
+        Process.organisation_id.in_(orgs))).all()
+    assert len(processes) == 2 and {status for _, status in processes} == {"completed"}
+    for pid, _ in processes:
+        # Nine steps, each closed once.
+        steps = session.execute(select(StepInstance.step_no, StepInstance.status)
+                                .where(StepInstance.process_id == pid)).all()
+        assert sorted(steps) == [(n, "closed") for n in range(1, 10)], steps
+        # Every task done; none left open, pending or cancelled.
+        assert set(session.scalars(select(Task.status).where(Task.process_id == pid))) == {"completed"}
+        # A step gate was rejected and then passed: a newer iteration of the same step and key
+        # was approved after the rejection, and the step went back for it (a reopened task).
+        gates = session.execute(select(Gate.step_id, Gate.key, Gate.iteration, Gate.status,
+                                       Gate.decided_at, Gate.reason)
+                                .where(Gate.process_id == pid, Gate.step_id.is_not(None))).all()
+        rejected = [g for g in gates if g.status == "rejected"]
+        assert rejected, f"process {pid} had no rejection"
+        for r in rejected:
+            assert r.reason, "a rejection names its reason"
+            assert any(g.step_id == r.step_id and g.key == r.key and g.iteration > r.iteration
+                       and g.status == "approved" and g.decided_at >= r.decided_at for g in gates), r
+            assert session.scalar(select(func.count()).select_from(Task).where(
+                Task.step_id == r.step_id, Task.iteration > r.iteration,
+                Task.reopen_reason == r.reason)) > 0, r
+
+    # Every status has its audit trail: the events of each object chain from nothing to its
+    # present status, one legal link at a time, and nothing in the trail claims another state.
+    trail: dict[tuple[str, int], list[tuple[str | None, str | None]]] = {}
+    for entity, entity_id, from_state, to_state in session.execute(select(
+            AuditEvent.entity, AuditEvent.entity_id, AuditEvent.from_state, AuditEvent.to_state)
+            .where(AuditEvent.organisation_id.in_(orgs), AuditEvent.entity.in_(STATUSED),
+                   AuditEvent.action != "phase").order_by(AuditEvent.id)):
+        trail.setdefault((entity, entity_id), []).append((from_state, to_state))
+    current = {}
+    pids = [pid for pid, _ in processes]
+    for entity, model in STATUSED.items():
+        column = model.id if model is Process else model.process_id
+        current |= {(entity, i): status for i, status in session.execute(
+            select(model.id, model.status).where(column.in_(pids)))}
+    assert set(trail) == set(current), set(trail) ^ set(current)
+    for key, chain in trail.items():
+        assert chain[0][0] is None and chain[-1][1] == current[key], (key, chain)
+        for (_, to_state), (from_state, nxt) in zip(chain, chain[1:], strict=False):
+            assert to_state == from_state, (key, chain)
+            if from_state != nxt:  # (a change of content or assignee keeps its status)
+                rules.check_transition(key[0], from_state, nxt)
+    # Counted from the rows alone: a process starts and completes (2 events); a step is created,
+    # queued, opened and closed (4); a gate is created, opened if it guards a step and was
+    # reached (its opened_at), and settled unless it still waits.
+    changes = Counter(key[0] for key, chain in trail.items() for a, b in chain if a != b)
+    assert changes["process"] == 2 * 2 and changes["step"] == 2 * 9 * 4
+    expected_gate_events = sum(
+        1 + (step_id is not None and opened_at is not None) + (status not in ("pending", "open"))
+        for step_id, opened_at, status in session.execute(
+            select(Gate.step_id, Gate.opened_at, Gate.status).where(Gate.process_id.in_(pids))))
+    assert changes["gate"] == expected_gate_events
 
 
 @pytest.mark.slow
