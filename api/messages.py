@@ -65,6 +65,25 @@ PROBLEMS: dict[str, tuple[str, str]] = {
                      N_("An unexpected error happened; it has been logged.")),
 }
 
+# gate code of a GateUnmet refusal -> what is missing, said in place of the generic
+# "gate_unmet" detail (``problem_text(locale, "gate_unmet", gate=...)``).
+GATE_DETAILS: dict[str, str] = {
+    "risk_assessment": N_("The action has no approved risk assessment of its current content. Record "
+                          "the risk assessment, with a safety representative taking part, and have it "
+                          "approved before the action starts."),
+    "plan_consultation": N_("The plan has no recorded samverkan consultation. Record the consultation "
+                            "(the body, who took part, the unions' views and the outcome) before the plan "
+                            "is adopted."),
+    "plan_actions": N_("The plan has no actions. Add at least one action before the plan is adopted."),
+    "step_7_open": N_("Development areas are prioritised at Dela värld (step 7), which the process has "
+                      "not reached yet."),
+    "step_8_open": N_("Action plans are made from step 8 (Åtgärda), which the process has not reached "
+                      "yet."),
+    "step_9_open": N_("The process is evaluated in step 9 (Följ upp), which is not open."),
+    "follow_up_meeting": N_("Every adopted plan needs a follow-up meeting before the process is "
+                            "evaluated."),
+}
+
 # reason code -> message, for one field.
 REASONS: dict[str, str] = {
     "required": N_("This field is required."),
@@ -120,6 +139,13 @@ REASONS: dict[str, str] = {
     "not_after_meeting": N_("The next follow-up must come after the meeting."),
     "not_a_plan_area": N_("Name one of the plan's development areas."),
     "no_development_area": N_("No development area is assigned to this level and unit."),
+    "no_unit_mandate": N_("The owner holds no mandate for this unit: the plan belongs to the manager "
+                          "of the unit."),
+    "before_action_start": N_("The follow-up date comes before the action starts."),
+    "not_a_participant": N_("The safety representative must be one of the participants."),
+    "not_a_safety_representative": N_("Name one of the process's safety representatives "
+                                      "(skyddsombud)."),
+    "unions_views": N_("Record the unions' views, even if they had no objections."),
 }
 
 FIELD_PREFIX = N_("%(field)s: %(message)s")
@@ -128,9 +154,15 @@ FALLBACK_REASON = "invalid"
 
 
 def problem_text(locale: str, code: str, **params: object) -> tuple[str, str]:
-    """The title and detail of problem ``code`` in ``locale``."""
+    """The title and detail of problem ``code`` in ``locale``.
+
+    A refused gate (``gate_unmet`` with a ``gate`` param the engine gave) says which gate and
+    what is missing: pass the error's params, ``problem_text(lang, exc.code, **exc.params)``.
+    """
     fallback = PROBLEMS[FALLBACK_PROBLEM]
     title, detail = PROBLEMS.get(code, fallback)
+    if code == "gate_unmet" and isinstance(params.get("gate"), str):
+        detail = GATE_DETAILS.get(params["gate"], detail)
     try:
         return gettext(locale, title), gettext(locale, detail, **params)
     except (KeyError, ValueError):  # a detail whose params were not given
@@ -170,6 +202,7 @@ FIELD_LABELS: dict[str, str] = {
     "start_date": N_("Start date"), "end_date": N_("End date"),
     "expected_effect": N_("Expected effect"), "cost_estimate": N_("Cost estimate"),
     "follow_up_date": N_("Follow-up date"), "risks": N_("Risks"), "risk": N_("Risk"),
+    "likelihood": N_("Likelihood"), "consequence": N_("Consequence"), "measure": N_("Measure"),
     "safety_representative": N_("Safety representative"), "conclusion": N_("Conclusion"),
     "result": N_("Result"), "limit": N_("Page size"), "offset": N_("Offset"),
     "status": N_("Status"), "due_before": N_("Due before"), "since": N_("From"),

@@ -15,6 +15,7 @@ from chefoskop.db import unit_of_work
 from flows import engine
 from flows.calendar import add_working_days
 from flows.engine.cycle import evaluation_form_data
+from flows.engine.followup import next_meeting
 from flows.engine.queries import step_spec
 from flows.errors import EngineError
 from models import Action, ActionPlan, Gate, Person, Process, RoleAssignment, StepInstance, Task
@@ -28,6 +29,16 @@ SURVEY_ACTIVITIES = frozenset({"answer_survey_1", "fill_logbook", "answer_survey
 MAPPING_STEPS = (4, 5, 6)
 AREAS = ("Antal medarbetare per chef", "Administrativt stöd", "Tid för ledarskap",
          "Stöd från HR och ekonomi", "Beslutsvägar och mandat")
+# (risk to health and safety, measure against it) for the simulated risk assessments.
+RISKS = (
+    ("Ökad arbetsbelastning under omställningen", "Stegvis införande med avstämning varje vecka"),
+    ("Otydliga roller och oro i arbetsgruppen",
+     "Information på arbetsplatsträff och nya rollbeskrivningar"),
+    ("Fler möten tränger undan tid för återhämtning", "Mötesfria eftermiddagar under införandet"),
+)
+UNION_VIEWS = ("Inga invändningar.", "Parterna ställer sig bakom planen.",
+               "Vision vill att effekten på arbetsbelastningen följs upp särskilt; "
+               "inga invändningar i övrigt.")
 
 
 class SimPeople:
@@ -155,19 +166,33 @@ class SimPeople:
                 expected_effect="Mindre belastning", cost_estimate=float(self.rng.randint(0, 90)) * 1000,
                 follow_up_date=start + timedelta(days=60))
             action = engine.add_action(ctx, plan.id, fields)
-            rep = holders(s, process.id, "skyddsombud", ctx.now)
-            engine.record_risk_assessment(
-                ctx, action.id, safety_representative=rep[0].name if rep else "Skyddsombud",
-                risks=[{"risk": "Ökad arbetsbelastning under omställningen", "likelihood": 2,
-                        "consequence": 2, "measure": "Stegvis införande"}],
-                participants=[s.get(Person, owner).name] + [p.name for p in rep[:1]],
-                conclusion="Riskerna är hanterbara med åtgärderna.")
+            self._assess(ctx, process, action.id, owner)
         gate = s.scalar(select(Gate).where(Gate.plan_id == plan.id))
         leader = holders(s, process.id, "processledare", ctx.now)[0]
         lctx = engine.Context(s, engine.Actor.person(leader.id), ctx.now)
         members = [p.name for p in holders(s, process.id, "samverkan", ctx.now)]
         engine.record_consultation(lctx, gate.id, subject=plan.title, held_on=today,
-                                   participants=members, outcome="Samverkad.")
+                                   participants=members, body_id=self._samverkan_body(s, process.id),
+                                   opinions=self.rng.choice(UNION_VIEWS), outcome="Samverkad.")
+
+    @staticmethod
+    def _samverkan_body(s: Session, process_id: int) -> int | None:
+        return s.scalar(select(RoleAssignment.body_id).where(
+            RoleAssignment.process_id == process_id, RoleAssignment.role == "samverkan",
+            RoleAssignment.body_id.is_not(None)).order_by(RoleAssignment.id).limit(1))
+
+    def _assess(self, ctx: engine.Context, process: Process, action_id: int, owner: int) -> None:
+        """The owner's risk assessment with a skyddsombud of the process taking part."""
+        s = ctx.session
+        reps = holders(s, process.id, "skyddsombud", ctx.now)
+        rep = self.rng.choice(reps).name if reps else "Regionalt skyddsombud"
+        risks = [dict(zip(("risk", "measure"), pair, strict=True),
+                      likelihood=self.rng.randint(1, 3), consequence=self.rng.randint(1, 4))
+                 for pair in self.rng.sample(RISKS, self.rng.randint(1, 2))]
+        engine.record_risk_assessment(
+            ctx, action_id, safety_representative=rep, risks=risks,
+            participants=[s.get(Person, owner).name, rep],
+            conclusion="Riskerna är hanterbara med åtgärderna.")
 
     def _plans(self, process_id: int, now: datetime) -> None:
         with unit_of_work() as s:
@@ -202,6 +227,8 @@ class SimPeople:
                 intended_effect=self.rng.choice(("yes", "partly", "not_yet")), served_goals="yes",
                 learned="Tydligare stöd från HR gav effekt.") for a in actions]
             owner = engine.Context(s, engine.Actor.person(plan.owner_id), ctx.now)
+            if next_meeting(s, plan.id) is None:  # invite to the meeting before it is held
+                engine.schedule_follow_up(owner, plan.id, on=today)
             engine.record_follow_up(owner, plan.id, held_on=today, participants=["Chef", "Skyddsombud"],
                                     reviews=reviews, next_follow_up_on=today + timedelta(days=90))
         for action in s.scalars(select(Action).where(
@@ -210,7 +237,13 @@ class SimPeople:
 
     def _evaluate(self, ctx: engine.Context, process: Process) -> dict:
         """The processägare's evaluation that ends step 9; returns the task's form data."""
+        s = ctx.session
+        statuses = list(s.scalars(select(Action.status).where(Action.process_id == process.id)))
+        done = sum(1 for st in statuses if st == "done")
         evaluation = engine.evaluate_process(
             ctx, process.id, what_worked="Gemensam bild av chefernas förutsättningar.",
-            what_to_change="Kortare tid mellan kartläggning och åtgärd.")
+            what_to_change="Kortare tid mellan kartläggning och åtgärd.",
+            before_after=(f"{done} av {len(statuses)} åtgärder genomförda. Kartläggningarna görs om i "
+                          "samma chefsgrupper; före och efter jämförs i Dela värld-rapporten."),
+            next_cycle="Nästa cykel börjar med att följa upp effekten av årets åtgärder.")
         return evaluation_form_data(evaluation)

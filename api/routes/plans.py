@@ -122,8 +122,11 @@ def list_risk_assessments(action_id: PathId, db: SessionDep, viewer: ViewerDep) 
              status_code=201)
 def record_risk_assessment(action_id: PathId, body: RiskAssessmentIn, db: SessionDep,
                            viewer: ViewerDep, ctx: EngineCtx) -> RiskAssessment:
-    """Record the written risk assessment of the action's current content."""
-    action, _ = _workable(db, viewer, action_id)
+    """Record the written risk assessment of the action's current content (whoever works on the
+    action, or a skyddsombud of the process)."""
+    action, _, facts = visible_action(db, viewer, action_id)
+    plan = db.get(ActionPlan, action.plan_id)
+    require(perm.can_record_risk_assessment(viewer, facts, plan.owner_id, action.responsible_id))
     return engine.record_risk_assessment(
         ctx, action.id, risks=[r.model_dump() for r in body.risks],
         participants=list(body.participants), safety_representative=body.safety_representative,

@@ -30,6 +30,7 @@ from models import (
     Unit,
 )
 from roles.catalogue import PLAN_OWNER_ROLE_BY_LEVEL
+from roles.mandate import plan_mandate
 from roles.resolve import resolve
 
 AREA_STEP_NO = 7
@@ -194,9 +195,23 @@ def suggested_areas(session: Session, process_id: int) -> list[str]:
     return [line for line in lines if line]
 
 
+def require_plan_mandate(ctx: Context, process: Process, level: str, unit_id: int | None,
+                         owner_id: int) -> None:
+    """Refuse an owner who does not hold the level's role (NotRoleHolder), or holds it for another
+    unit than the plan's (InvalidData on ``owner_id``); see ``roles.mandate``."""
+    why = plan_mandate(ctx.role_data(process.id), level, unit_id, owner_id, ctx.now)
+    role = PLAN_OWNER_ROLE_BY_LEVEL[level]
+    if why == "no_role":
+        raise NotRoleHolder(f"the owner must hold {role}", role=role)
+    if why is not None:
+        raise InvalidData(f"the owner holds {role} for another unit than the plan's",
+                          errors={"owner_id": why})
+
+
 def update_plan(ctx: Context, plan_id: int, *, title: str | None = None, owner_id: int | None = None,
                 expected_version: int | None = None) -> ActionPlan:
-    """Change a plan's title or owner (the new owner needs the level's mandate); audited."""
+    """Change a plan's title or owner (the new owner needs the level's mandate for the plan's unit);
+    audited. (A B or C plan made before plans had to name their unit keeps the role-only check.)"""
     plan = get(ctx.session, ActionPlan, plan_id, lock=True)
     check_version(plan, expected_version, "plan")
     process = get(ctx.session, Process, plan.process_id)
@@ -204,9 +219,13 @@ def update_plan(ctx: Context, plan_id: int, *, title: str | None = None, owner_i
         require_role(ctx, process, MANAGERS)
     if title is not None and not title.strip():
         raise InvalidData("the plan needs a title", errors={"title": "required"})
-    role = PLAN_OWNER_ROLE_BY_LEVEL[plan.level]
-    if owner_id is not None and owner_id not in resolve(ctx.role_data(process.id), role, ctx.now):
-        raise NotRoleHolder(f"the owner must hold {role}", role=role)
+    if owner_id is not None and owner_id != plan.owner_id:
+        if plan.unit_id is None and plan.level != "A":
+            role = PLAN_OWNER_ROLE_BY_LEVEL[plan.level]
+            if owner_id not in resolve(ctx.role_data(process.id), role, ctx.now):
+                raise NotRoleHolder(f"the owner must hold {role}", role=role)
+        else:
+            require_plan_mandate(ctx, process, plan.level, plan.unit_id, owner_id)
     before = {"title": plan.title, "owner_id": plan.owner_id}
     plan.title = title.strip() if title is not None else plan.title
     plan.owner_id = owner_id if owner_id is not None else plan.owner_id

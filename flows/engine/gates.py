@@ -11,7 +11,7 @@ from flows.engine.notify import people, process_payload, send, send_to_role, ste
 from flows.engine.queries import current_gates, get, step_spec
 from flows.engine.roster import require_role
 from flows.errors import IllegalTransition, InvalidData
-from models import Consultation, Gate, Process, StepInstance
+from models import Body, Consultation, Gate, Process, StepInstance
 from roles.resolve import resolve
 
 
@@ -92,8 +92,9 @@ def decide_gate(ctx: Context, gate_id: int, decision: str, *, reason: str | None
     if decision == "reject" and not reason:
         raise InvalidData("a rejection needs a reason", errors={"reason": "required"})
     if gate.action_id is not None:
-        from flows.engine.actions import after_risk_decision, require_assessment
+        from flows.engine.actions import after_risk_decision, require_assessment, require_decidable
 
+        require_decidable(ctx, gate)
         if decision == "approve":
             require_assessment(ctx, gate)
         _settle(ctx, process, gate, "approved" if decision == "approve" else "rejected",
@@ -113,10 +114,30 @@ def decide_gate(ctx: Context, gate_id: int, decision: str, *, reason: str | None
     return gate
 
 
+def _plan_consultation_errors(ctx: Context, process: Process, body_id: int | None,
+                              opinions: str | None) -> dict[str, str]:
+    """A plan's consultation names the samverkan body consulted and records the unions' views."""
+    errors: dict[str, str] = {}
+    if body_id is None:
+        errors["body_id"] = "required"
+    else:
+        body = ctx.session.get(Body, body_id)
+        if body is None or body.organisation_id != process.organisation_id:
+            errors["body_id"] = "not_found"
+    if not isinstance(opinions, str) or not opinions.strip():
+        errors["opinions"] = "unions_views"
+    return errors
+
+
 def record_consultation(ctx: Context, gate_id: int, *, subject: str, held_on: date,
                         participants: list[str], outcome: str, opinions: str = "",
                         body_id: int | None = None) -> Consultation:
-    """Record a samverkan consultation; it passes the consultation gate it answers."""
+    """Record a samverkan consultation; it passes the consultation gate it answers.
+
+    Consultation has no veto: the record is what the gate waits for, whatever the unions said.
+    Before a plan is adopted the record must name the samverkan body (``body_id``) and hold
+    the unions' views (``opinions``; "no objections" is a view, an empty field is not).
+    """
     gate = get(ctx.session, Gate, gate_id, lock=True)
     process = get(ctx.session, Process, gate.process_id)
     require_role(ctx, process, ("processledare", "processagare"))
@@ -135,12 +156,14 @@ def record_consultation(ctx: Context, gate_id: int, *, subject: str, held_on: da
         errors["participants"] = "required"
     if held_on > ctx.now.date():
         errors["held_on"] = "in_future"
+    if gate.plan_id is not None:
+        errors |= _plan_consultation_errors(ctx, process, body_id, opinions)
     if errors:
         raise InvalidData("the consultation record is incomplete", errors=errors)
     consultation = Consultation(process_id=process.id, gate_id=gate.id, plan_id=gate.plan_id,
                                 body_id=body_id, subject=subject.strip(), held_on=held_on,
                                 participants=[p.strip() for p in participants],
-                                opinions=opinions or "", outcome=outcome.strip(),
+                                opinions=(opinions or "").strip(), outcome=outcome.strip(),
                                 recorded_by_id=ctx.actor.person_id, recorded_at=ctx.now)
     create(ctx, consultation, "consultation", "recorded", organisation_id=process.organisation_id,
            process_id=process.id, action="recorded", data={"gate_id": gate.id})

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 
 from models.schemas.common import Id, InModel, OutModel, Version, text
 from models.schemas.process import GateBrief
@@ -14,7 +15,10 @@ Grade = Annotated[int, Field(ge=1, le=5)]  # 1 (low) to 5 (high)
 
 
 class PlanIn(InModel):
-    """A new action plan at level A, B or C."""
+    """A new action plan at level A, B or C.
+
+    B and C plans name their unit, and the owner must hold the level's role for that unit.
+    """
 
     level: Literal["A", "B", "C"]
     owner_id: Id
@@ -93,19 +97,29 @@ class PlanDetail(PlanOut):
 
 
 class RiskItem(InModel):
-    """One identified risk and what is done about it."""
+    """One risk to health and safety, how likely and how serious it is, and the measure against it."""
 
     risk: text(1000)
-    likelihood: Grade | None = None
-    consequence: Grade | None = None
-    measure: text(2000, required=False) = ""
+    likelihood: Grade
+    consequence: Grade
+    measure: text(2000)
+
+
+def _at_least_one(items: list) -> list:
+    if not items:
+        raise PydanticCustomError("required", "give at least one")
+    return items
 
 
 class RiskAssessmentIn(InModel):
-    """A written risk assessment made with a safety representative."""
+    """A written risk assessment made with a safety representative.
 
-    risks: list[RiskItem] = Field(max_length=200)
-    participants: list[text(200)] = Field(min_length=1, max_length=200)
+    At least one risk, each complete; ``safety_representative`` names one of the participants
+    and, when the process has skyddsombud, one of them.
+    """
+
+    risks: Annotated[list[RiskItem], Field(max_length=200), AfterValidator(_at_least_one)]
+    participants: Annotated[list[text(200)], Field(max_length=200), AfterValidator(_at_least_one)]
     safety_representative: text(200)
     conclusion: text(10000)
 

@@ -13,7 +13,7 @@ from flows import engine
 from models import Action, ActionPlan, DevelopmentArea
 from tests import helpers
 from tests.api.conftest import World
-from tests.api.test_plans import AREA, step8  # noqa: F401 - the fixture
+from tests.api.test_plans import AREA, consultation_body, risk_body, step8  # noqa: F401
 
 P = "/api/v1"
 
@@ -31,13 +31,12 @@ def adopted_plan(w: World, *, started: bool = True) -> tuple[ActionPlan, Action]
     action = engine.add_action(ctx(w, "chef"), plan.id, engine.ActionFields(
         development_area=AREA, goal="Högst 30 per chef", description="Dela upp enheten",
         responsible_id=chef.id, start_date=today + timedelta(days=1), end_date=today + timedelta(days=90)))
-    engine.record_risk_assessment(ctx(w, "chef"), action.id, risks=[], participants=["Kim"],
-                                  safety_representative="Kim", conclusion="Ok")
+    engine.record_risk_assessment(ctx(w, "chef"), action.id, **risk_body(w))
     gate = engine.actions.risk_gate(ctx(w, "chef"), action)
     engine.decide_gate(ctx(w, "processagare"), gate.id, "approve")
     consultation = engine.actions.plan_gate(ctx(w, "chef"), plan)
-    engine.record_consultation(ctx(w, "processledare"), consultation.id, subject="Plan",
-                               held_on=w.now.date(), participants=["Vision"], outcome="Ja")
+    engine.record_consultation(ctx(w, "processledare"), consultation.id,
+                               **{**consultation_body(w), "held_on": w.now.date()})
     engine.adopt_plan(ctx(w, "chef"), plan.id)
     if started:
         engine.start_action(ctx(w, "chef"), action.id)

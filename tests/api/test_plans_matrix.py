@@ -9,7 +9,7 @@ from models import Action, ActionPlan
 from tests import helpers
 from tests.api.conftest import World
 from tests.api.test_matrix import IN_ORG, Case, only, run_case
-from tests.api.test_plans import action_body, step8  # noqa: F401 - the fixture
+from tests.api.test_plans import action_body, consultation_body, risk_body, step8  # noqa: F401
 
 P = "/api/v1"
 WORKERS = ("chef", "processledare", "processagare")  # plan owner / responsible, and the runners
@@ -27,9 +27,7 @@ def action(w: World) -> Action:
 def _assess_and_approve(w: World) -> None:
     a = action(w)
     chef = w.people["chef"].id
-    engine.record_risk_assessment(helpers.ctx_for(w.session, chef), a.id, risks=[],
-                                  participants=["Skyddsombud"], safety_representative="Kim",
-                                  conclusion="Ok")
+    engine.record_risk_assessment(helpers.ctx_for(w.session, chef), a.id, **risk_body(w))
     gate = engine.actions.risk_gate(helpers.ctx_for(w.session, chef), a)
     engine.decide_gate(helpers.ctx_for(w.session, w.people["processagare"].id), gate.id, "approve")
     w.session.commit()
@@ -39,9 +37,8 @@ def _consulted(w: World) -> None:
     plan = w.session.get(ActionPlan, plan_id(w))
     gate = engine.actions.plan_gate(helpers.ctx_for(w.session, None), plan)
     ctx = helpers.ctx_for(w.session, w.people["processledare"].id, w.now)
-    engine.record_consultation(ctx, gate.id,
-                               subject="Plan", held_on=w.now.date(), participants=["Vision"],
-                               outcome="Ja")
+    body = consultation_body(w)
+    engine.record_consultation(ctx, gate.id, **{**body, "held_on": w.now.date()})
     w.session.commit()
 
 
@@ -67,8 +64,7 @@ PLAN_CASES = [
     Case("risk assessments", "GET", lambda w: f"{P}/actions/{action(w).id}/risk-assessments", IN_ORG,
          route="/api/v1/actions/{action_id}/risk-assessments"),
     Case("risk assess", "POST", lambda w: f"{P}/actions/{action(w).id}/risk-assessments",
-         only(*WORKERS), body=lambda w: {"risks": [{"risk": "Oro"}], "participants": ["Skyddsombud"],
-                                         "safety_representative": "Kim", "conclusion": "Ok"},
+         only(*WORKERS), body=risk_body,
          route="/api/v1/actions/{action_id}/risk-assessments"),
     Case("action start", "POST", lambda w: f"{P}/actions/{action(w).id}/start", only(*WORKERS),
          body=lambda w: {}, prepare=_assess_and_approve, route="/api/v1/actions/{action_id}/start"),

@@ -284,9 +284,9 @@ def test_actions_start_only_after_an_approved_risk_assessment(session):
     gate_id = session.scalar(select(Gate.id).where(Gate.action_id == action.id))
     _refused(session, lambda: engine.decide_gate(ctx_for(session, owner), gate_id, "approve"), GateUnmet)
     _refused(session, lambda: engine.adopt_plan(ctx, plan.id), GateUnmet)
-    engine.record_risk_assessment(ctx, action.id, risks=[{"risk": "Oro i gruppen"}],
-                                  participants=["Chef", "Skyddsombud"],
-                                  safety_representative="Skyddsombud", conclusion="Låg risk")
+    from tests.plans.support import assessment
+
+    engine.record_risk_assessment(ctx, action.id, **assessment(session, s.process_id))
     session.commit()
     _refused(session, lambda: engine.decide_gate(ctx, gate_id, "approve"), NotRoleHolder)
     engine.decide_gate(ctx_for(session, owner), gate_id, "approve")
@@ -310,7 +310,10 @@ def test_bad_action_fields_name_each_field(session):
     walk_to(session, s.process_id, 8)
     chef = s.person("chef")
     ctx = ctx_for(session, chef)
-    plan = engine.create_plan(ctx, s.process_id, level="C", owner_id=chef, title="Plan")
+    from tests.plans.support import unit_of
+
+    plan = engine.create_plan(ctx, s.process_id, level="C", owner_id=chef, title="Plan",
+                              unit_id=unit_of(session, s.process_id, chef, "chef"))
     session.commit()
     bad = engine.ActionFields(development_area="", goal="x", description="y", responsible_id=999999,
                               start_date=date(2027, 3, 1), end_date=date(2027, 2, 1),

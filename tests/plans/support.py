@@ -33,6 +33,55 @@ def unit_of(session: Session, process_id: int, person_id: int, role: str) -> int
     )
 
 
+RISK = {"risk": "Oro i arbetsgruppen", "likelihood": 2, "consequence": 2, "measure": "Information på APT"}
+
+
+def safety_rep(session: Session, process_id: int) -> str:
+    """The name of the process's first skyddsombud (the seeded organisations have two)."""
+    from models import Person
+
+    person_id = session.scalar(
+        select(RoleAssignment.person_id)
+        .where(RoleAssignment.process_id == process_id, RoleAssignment.role == "skyddsombud")
+        .order_by(RoleAssignment.id)
+    )
+    return session.get(Person, person_id).name
+
+
+def assessment(session: Session, process_id: int, **changes) -> dict:
+    """Complete keyword arguments for ``engine.record_risk_assessment``, a skyddsombud taking part."""
+    rep = safety_rep(session, process_id)
+    return {
+        "risks": [dict(RISK)],
+        "participants": ["Chef", rep],
+        "safety_representative": rep,
+        "conclusion": "Låg risk",
+        **changes,
+    }
+
+
+def samverkan_body(session: Session, process_id: int) -> int:
+    """The body holding the samverkan role in the process."""
+    return session.scalar(
+        select(RoleAssignment.body_id).where(
+            RoleAssignment.process_id == process_id, RoleAssignment.role == "samverkan"
+        )
+    )
+
+
+def consultation(session: Session, process_id: int, subject: str, held_on, **changes) -> dict:
+    """Complete keyword arguments for a plan's ``engine.record_consultation``."""
+    return {
+        "subject": subject,
+        "held_on": held_on,
+        "participants": ["Vision", "Kommunal"],
+        "outcome": "Samverkad",
+        "opinions": "Inga invändningar",
+        "body_id": samverkan_body(session, process_id),
+        **changes,
+    }
+
+
 def refused_saving_nothing(session: Session, call, error):
     """``call`` raises ``error``; committing afterwards stores nothing (no half-saved rows)."""
     before = snapshot(session)
@@ -81,26 +130,13 @@ def adopted_plan(
             follow_up_date=today + timedelta(days=30),
         ),
     )
-    engine.record_risk_assessment(
-        ctx,
-        action.id,
-        risks=[{"risk": "Oro", "likelihood": 2, "consequence": 2, "measure": "Information"}],
-        participants=["Chef", "Skyddsombud"],
-        safety_representative="Skyddsombud",
-        conclusion="Låg risk",
-    )
+    engine.record_risk_assessment(ctx, action.id, **assessment(session, process_id))
     gate = session.scalar(select(Gate).where(Gate.action_id == action.id))
     engine.decide_gate(ctx_for(session, approver, now), gate.id, "approve")
     engine.start_action(ctx, action.id)
     plan_gate = session.scalar(select(Gate).where(Gate.plan_id == plan.id))
     engine.record_consultation(
-        ctx_for(session, leader, now),
-        plan_gate.id,
-        subject=plan.title,
-        held_on=today,
-        participants=["Vision", "Kommunal"],
-        outcome="Samverkad",
-        opinions="Inga invändningar",
+        ctx_for(session, leader, now), plan_gate.id, **consultation(session, process_id, plan.title, today)
     )
     engine.adopt_plan(ctx, plan.id)
     session.commit()

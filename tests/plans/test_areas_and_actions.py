@@ -10,7 +10,7 @@ from flows import engine
 from flows.errors import GateUnmet, InvalidData
 from models import DevelopmentArea
 from tests.helpers import NOW, ctx_for, start, walk_to
-from tests.plans.support import refused_saving_nothing, unit_of
+from tests.plans.support import RISK, assessment, refused_saving_nothing, unit_of
 
 
 def test_areas_are_recorded_at_dela_varld_and_plans_start_from_them(session):
@@ -114,7 +114,14 @@ def test_bad_action_input_names_each_field_and_saves_nothing(session):
     walk_to(session, s.process_id, 8)
     chef = s.person("chef")
     ctx = ctx_for(session, chef)
-    plan = engine.create_plan(ctx, s.process_id, level="C", owner_id=chef, title="Plan")
+    plan = engine.create_plan(
+        ctx,
+        s.process_id,
+        level="C",
+        owner_id=chef,
+        title="Plan",
+        unit_id=unit_of(session, s.process_id, chef, "chef"),
+    )
     session.commit()
     cases = [
         (
@@ -124,6 +131,10 @@ def test_bad_action_input_names_each_field_and_saves_nothing(session):
         ({"end_date": NOW.date() - timedelta(days=1)}, {"end_date": "before_start"}),
         ({"follow_up_date": date(2026, 12, 31)}, {"follow_up_date": "in_past"}),
         ({"goal": " ", "cost_estimate": -1.0}, {"goal": "required", "cost_estimate": "negative"}),
+        (  # a follow-up before the action has even started
+            {"start_date": NOW.date() + timedelta(days=10), "follow_up_date": NOW.date() + timedelta(days=5)},
+            {"follow_up_date": "before_action_start"},
+        ),
     ]
     good = dict(
         development_area="Stöd",
@@ -150,12 +161,7 @@ def test_bad_action_input_names_each_field_and_saves_nothing(session):
     err = refused_saving_nothing(
         session,
         lambda: engine.record_risk_assessment(
-            ctx,
-            action.id,
-            risks=[{"risk": "Oro", "likelihood": 9}],
-            participants=["A"],
-            safety_representative="B",
-            conclusion="C",
+            ctx, action.id, **assessment(session, s.process_id, risks=[{**RISK, "likelihood": 9}])
         ),
         InvalidData,
     )

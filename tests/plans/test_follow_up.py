@@ -9,7 +9,7 @@ from sqlalchemy import select
 from flows import engine
 from flows.calendar import add_working_days
 from flows.errors import Conflict, GateUnmet, IllegalTransition, InvalidData
-from models import Action, ActionPlan, ActionReview, FollowUpMeeting, OutboxMessage, Process
+from models import Action, ActionPlan, ActionReview, AuditEvent, FollowUpMeeting, OutboxMessage, Process
 from notifications.render import render
 from tests.helpers import ctx_for, start, walk_to
 from tests.plans.support import finish_process, later, refused_saving_nothing
@@ -149,6 +149,47 @@ def test_reminders_before_and_after_the_follow_up_date_then_escalation(session):
     assert sorted({r.kind for r in sent}) == ["escalation", "task_overdue", "task_reminder"]
     for row in session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "escalation")):
         assert render(row.kind, "en", row.payload, base_url="http://x").subject
+
+
+def test_the_routing_sweep_reminds_and_escalates_a_due_follow_up_meeting(session):
+    """``flows.sweep.run_sweep`` (the scheduled sweep) runs the follow-up reminders too."""
+    from flows.sweep import run_sweep
+
+    s, plans = _step9(session)
+    plan, now = plans[0], later(session)
+    on = add_working_days(now.date(), 10)
+    meeting = engine.schedule_follow_up(ctx_for(session, s.person("processledare"), now), plan.id, on=on)
+    session.commit()
+    runners = {p.id for role in ("processagare", "processledare") for p in s.org.by_role[role]} - {
+        plan.owner_id
+    }
+
+    def notices() -> list[tuple[str, int]]:
+        session.expire_all()
+        rows = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.dedupe_key.like(f"follow-up:{meeting.id}:%"))
+        )
+        return sorted((r.kind, r.recipient_id) for r in rows)
+
+    def sweep(offset: int) -> None:
+        run_sweep(datetime.combine(add_working_days(on, offset), now.timetz()))
+
+    sweep(-1)  # the working day before the meeting
+    assert notices() == [("task_reminder", plan.owner_id)]
+    sweep(-1)  # a second sweep the same day sends nothing again
+    assert notices() == [("task_reminder", plan.owner_id)]
+    sweep(1)  # the first working day after it: overdue, to the owner
+    assert notices() == sorted([("task_reminder", plan.owner_id), ("task_overdue", plan.owner_id)])
+    sweep(3)  # three working days late: escalated to those running the process
+    found = notices()
+    assert {who for kind, who in found if kind == "escalation"} == runners
+    assert {kind for kind, _ in found} == {"task_reminder", "task_overdue", "escalation"}
+    session.expire_all()
+    assert session.get(FollowUpMeeting, meeting.id).escalation_level == 1
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.entity == "follow_up_meeting", AuditEvent.entity_id == meeting.id)
+    )
+    assert [e.action for e in events] == ["scheduled", "reminded", "reminded", "escalated"]
 
 
 def test_evaluation_needs_every_plan_followed_up_and_a_new_cycle_keeps_history(session):
