@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
+from fastapi import Depends, Request
+
+from api.deps import FORM_TYPES
 from flows import engine
 from flows.engine.followup import ANSWERS
 
@@ -131,3 +135,49 @@ def review_field(key: str, action_ids: list[int]) -> str:
     if parts[0] == "reviews" and len(parts) == 3 and parts[1].isdigit() and int(parts[1]) < len(action_ids):
         return f"{parts[2]}_{action_ids[int(parts[1])]}"
     return key
+
+
+def action_values(action) -> dict[str, str]:
+    """An action's stored content as the change form shows it (every field as text)."""
+    values = {}
+    for name in ACTION_FIELDS:
+        value = getattr(action, name)
+        if value is None:
+            values[name] = ""
+        elif isinstance(value, date):
+            values[name] = value.isoformat()
+        elif isinstance(value, float):
+            values[name] = f"{value:.2f}".rstrip("0").rstrip(".")
+        else:
+            values[name] = str(value)
+    return values
+
+
+async def participant_choices(request: Request) -> list[str]:
+    """Every ``participant_ids`` value of a posted form (checkboxes and a multiple select);
+    starlette keeps the form ``read_form`` parsed, so the body is read once."""
+    if not request.headers.get("content-type", "").startswith(FORM_TYPES):
+        return []
+    try:
+        form = await request.form()
+    except Exception:  # a malformed body: read_form answers it with a 400 page
+        return []
+    return [v for v in form.getlist("participant_ids") if isinstance(v, str)][:1000]
+
+
+ParticipantsDep = Annotated[list[str], Depends(participant_choices)]
+
+
+def meeting_input(form: dict[str, str], chosen: list[str], people_ids: set[int],
+                  errors: dict[str, str]) -> tuple[date | None, list[int], str | None]:
+    """The schedule form as the engine's date, participant ids and location; local errors named."""
+    on = a_date(form, "meeting_on", errors)
+    ids: list[int] = []
+    for raw in chosen:
+        raw = raw.strip()
+        if not (raw.isdigit() and 0 < len(raw) < 10 and int(raw) in people_ids):
+            errors["participant_ids"] = "not_found"
+            continue
+        ids.append(int(raw))
+    location = text(form, "meeting_location", 200) or None
+    return on, sorted(set(ids)), location

@@ -17,21 +17,27 @@ from api.pages.render import FormDep, PagePrincipal, PageRoute, page_locale, ren
 from api.pages.views import names
 from chefoskop import clock
 from flows import engine
-from flows.engine.followup import ANSWERS, REVIEWED_STATES
-from flows.errors import EngineError, InvalidData
-from models import Action, ActionPlan, DevelopmentArea, Gate, Person
+from flows.engine.core import check_version
+from flows.engine.followup import ANSWERS, REVIEWED_STATES, default_participants, next_meeting
+from flows.errors import EngineError, InvalidData, StaleVersion
+from models import Action, ActionPlan, DevelopmentArea, FollowUpMeeting, Gate, Person
 from plans.content import label
+from plans.history import plan_history_lines
 from roles import permissions as perm
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 MEETING_FIELDS = ("held_on", "participants", "next_follow_up_on", "notes")
+# The engine's field names of the schedule and cancel forms, as the plan page names them.
+SCHEDULE_FIELDS = {"on": "meeting_on", "location": "meeting_location", "participant_ids": "participant_ids"}
+CANCEL_FIELDS = {"reason": "cancel_reason"}
 
 
 def refusal(lang: str, exc: EngineError) -> tuple[dict[str, str], str]:
     """An engine refusal as field errors (reason codes) and the message above the form."""
     if isinstance(exc, InvalidData):
         return dict(exc.params.get("errors") or {}), problem_text(lang, "invalid_data")[1]
-    return {}, " ".join(problem_text(lang, exc.code))
+    return {}, " ".join(problem_text(lang, exc.code, **{k: v for k, v in exc.params.items()
+                                                        if isinstance(k, str) and k != "errors"}))
 
 
 def org_people(db: Session, organisation_id: int) -> list[Person]:
@@ -104,16 +110,25 @@ def plan_page(request: Request, db: Session, principal, plan_id: int, *, status:
     gates = {a.id: newest_gate(db, action_id=a.id) for a in actions}
     reviewed = [a for a in actions if a.status in REVIEWED_STATES]
     people = org_people(db, process.organisation_id)
-    today = clock.now().date()
+    now = clock.now()
+    today = now.date()
     tab = request.query_params.get("tab")
+    scheduled = next_meeting(db, plan.id)
+    may_manage = perm.can_manage_plan(viewer, facts, plan.owner_id)
+    invited: list[int] = []
+    if may_manage and plan.status == "adopted":
+        invited = list(scheduled.participant_ids) if scheduled else default_participants(db, plan.id, now)
     return render_page(
         request, "plan.html", status=status, title=plan.title, plan=plan, process=process,
         areas=engine.plan_areas(db, plan.id), actions=actions, gates=gates, plan_gate=newest_gate(
             db, plan_id=plan.id), people=people, person_names={p.id: p.name for p in people},
         owner=names(db, [plan.owner_id]).get(plan.owner_id, ""), reviewed=reviewed, answers=ANSWERS,
-        meetings=engine.plan_follow_ups(db, plan.id), history=engine.plan_history(db, plan.id)
+        meetings=engine.plan_follow_ups(db, plan.id), history=plan_history_lines(db, plan.id, lang)
         if tab == "history" else [], tab=tab, plan_label=lambda c: label(lang, c),
-        may_manage=perm.can_manage_plan(viewer, facts, plan.owner_id),
+        scheduled=scheduled, invited=[str(i) for i in invited],
+        likely=[p for p in people if p.id in set(invited) | {plan.owner_id}],
+        others=[p for p in people if p.id not in set(invited) | {plan.owner_id}],
+        may_manage=may_manage,
         may_adopt=plan.status == "draft" and perm.can_adopt_plan(viewer, facts, plan.owner_id),
         form_name=form_name, values=values or {}, error=error,
         errors={k: reason_text(lang, v) for k, v in (errors or {}).items()},
@@ -190,3 +205,60 @@ def record_follow_up(plan_id: PathId, request: Request, principal: PagePrincipal
         return _refused(request, db, principal, plan_id, ctx, exc, "follow_up", values,
                         rename=lambda k: forms.review_field(k, ids))
     return see_other(f"/plans/{plan_id}?done=followed_up")
+
+
+def _same_meeting(db: Session, plan_id: int, form: dict[str, str]) -> FollowUpMeeting | None:
+    """The plan's scheduled meeting, refused as stale unless it is the one (and the version) the
+    form was made from: a meeting scheduled, moved, held or cancelled meanwhile is not overwritten."""
+    meeting = next_meeting(db, plan_id)
+    meeting_id, version = forms.an_id(form, "meeting_id"), forms.an_id(form, "version")
+    if (meeting.id if meeting else None) != meeting_id:
+        raise StaleVersion("the follow-up meeting changed meanwhile", entity="follow_up_meeting",
+                           id=meeting_id, current=None, expected=version)
+    if meeting is not None:
+        check_version(meeting, version, "follow_up_meeting")
+    return meeting
+
+
+@router.post("/plans/{plan_id}/follow-up/schedule")
+def schedule_follow_up(plan_id: PathId, request: Request, principal: PagePrincipal, db: SessionDep,
+                       ctx: EngineCtx, form: FormDep, chosen: forms.ParticipantsDep) -> Response:
+    """Schedule the plan's next follow-up meeting, or move the scheduled one; the ICS invite (or
+    its update) goes to everyone invited."""
+    plan, process, facts = visible_plan(db, principal.viewer, plan_id)
+    require(perm.can_manage_plan(principal.viewer, facts, plan.owner_id))
+    values = {"meeting_on": form.get("meeting_on", "")[:40],
+              "meeting_location": form.get("meeting_location", "")[:200],
+              "participant_ids": [c[:12] for c in chosen]}
+    people = {p.id for p in org_people(db, process.organisation_id)}
+    errors: dict[str, str] = {}
+    on, ids, location = forms.meeting_input(form, chosen, people, errors)
+    try:
+        _same_meeting(db, plan.id, form)
+        if errors:
+            raise InvalidData("the follow-up meeting has errors", errors=errors)
+        engine.schedule_follow_up(ctx, plan.id, on=on, participant_ids=ids, location=location)
+    except EngineError as exc:
+        return _refused(request, db, principal, plan_id, ctx, exc, "schedule", values,
+                        rename=lambda k: SCHEDULE_FIELDS.get(k, k))
+    return see_other(f"/plans/{plan_id}?done=scheduled")
+
+
+@router.post("/plans/{plan_id}/follow-up/cancel")
+def cancel_follow_up(plan_id: PathId, request: Request, principal: PagePrincipal, db: SessionDep,
+                     ctx: EngineCtx, form: FormDep) -> Response:
+    """Cancel the scheduled follow-up meeting, saying why (a new date is set by scheduling again)."""
+    plan, _, facts = visible_plan(db, principal.viewer, plan_id)
+    require(perm.can_manage_plan(principal.viewer, facts, plan.owner_id))
+    values = {"cancel_reason": form.get("cancel_reason", "")[:forms.MAX_TEXT]}
+    try:
+        meeting = _same_meeting(db, plan.id, form)
+        if meeting is None:
+            raise StaleVersion("no follow-up meeting is scheduled", entity="follow_up_meeting",
+                               id=None, current=None, expected=None)
+        engine.cancel_follow_up(ctx, meeting.id, reason=forms.text(form, "cancel_reason", 2000),
+                                expected_version=forms.an_id(form, "version"))
+    except EngineError as exc:
+        return _refused(request, db, principal, plan_id, ctx, exc, "cancel", values,
+                        rename=lambda k: CANCEL_FIELDS.get(k, k))
+    return see_other(f"/plans/{plan_id}?done=cancelled")

@@ -8,14 +8,15 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from flows import engine
-from models import Action, ActionPlan, FollowUpMeeting, Gate, Person
+from models import Action, ActionPlan, FollowUpMeeting, Gate, OutboxMessage, Person
 from tests import helpers
 from tests.e2e.conftest import screenshot
 from tests.e2e.test_browser import assert_accessible, sign_in, sign_out
 from tests.e2e.world import build_world
+from tests.plans.support import safety_rep
 
 pytestmark = pytest.mark.e2e
 AREA = "Arbetsbelastning i hemtjänsten"
@@ -68,8 +69,10 @@ def test_a_workplace_plan_from_area_to_follow_up(page, session_factory) -> None:
     page.locator("#likelihood_0").select_option("3")
     page.locator("#consequence_0").select_option("2")
     page.locator("#measure_0").fill("Tät information på APT")
-    page.locator("#participants").fill("Chef\nKim Skyddsombud")
-    page.locator("#safety_representative").fill("Kim Skyddsombud")
+    with session_factory() as s:  # the engine wants one of the process's skyddsombud taking part
+        rep = safety_rep(s, world.process_id)
+    page.locator("#participants").fill(f"Chef\n{rep}")
+    page.locator("#safety_representative").fill(rep)
     page.locator("#conclusion").fill("Risken är acceptabel med åtgärderna")
     page.get_by_role("button", name="Dokumentera riskbedömningen").click()
     page.wait_for_url(re.compile(r"done=assessed"))
@@ -88,6 +91,8 @@ def test_a_workplace_plan_from_area_to_follow_up(page, session_factory) -> None:
     sign_in(page, world.emails["processledare"])
     page.goto(f"/gates/{consultation.id}")
     page.locator("#participants").fill("Vision\nKommunal")
+    page.locator("#body_id").select_option(index=1)  # the samverkan body, and the unions' views
+    page.locator("#opinions").fill("Inga invändningar")
     page.locator("#outcome").fill("Facken ställer sig bakom planen")
     page.locator('form[action$="/consultation"] button[type=submit]').click()
     page.wait_for_url(re.compile(r"done=recorded"))
@@ -102,8 +107,25 @@ def test_a_workplace_plan_from_area_to_follow_up(page, session_factory) -> None:
     page.get_by_role("button", name="Starta åtgärden").click()
     page.wait_for_url(re.compile(r"done=started"))
 
-    page.goto(f"/plans/{plan_id}")
-    page.locator("#participants").fill("Chef\nKim Skyddsombud\nMedarbetare")
+    page.goto(f"/plans/{plan_id}")  # the follow-up meeting is scheduled (with its invite) before it is held
+    page.locator("#meeting_on").fill((today - timedelta(days=1)).isoformat())
+    page.locator("#meeting_location").fill("Stora mötesrummet")
+    page.get_by_role("button", name="Planera in mötet och skicka kallelsen").click()
+    assert page.locator("#meeting_on-error").is_visible()  # a date in the past, refused beside the field
+    assert page.locator("#meeting_location").input_value() == "Stora mötesrummet"
+    assert page.locator(f"#participant_{world.ids['chef']}").is_checked()  # the owner is invited by default
+    page.locator("#meeting_on").fill((today + timedelta(days=14)).isoformat())
+    page.get_by_role("button", name="Planera in mötet och skicka kallelsen").click()
+    page.wait_for_url(re.compile(r"done=scheduled"))
+    assert_accessible(page)
+    screenshot(page, "plan-follow-up-scheduled")
+    scheduled = _one(session_factory, select(FollowUpMeeting).where(FollowUpMeeting.plan_id == plan_id))
+    assert (scheduled.status, scheduled.location) == ("scheduled", "Stora mötesrummet")
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.kind == "meeting_invite", OutboxMessage.process_id == world.process_id)) >= 1
+
+    page.locator("#participants").fill(f"Chef\n{rep}\nMedarbetare")
     page.locator(f"#carried_out_{action_id}").select_option("yes")
     page.locator(f"#intended_effect_{action_id}").select_option("partly")
     page.locator(f"#served_goals_{action_id}").select_option("yes")
@@ -133,3 +155,4 @@ def test_a_workplace_plan_from_area_to_follow_up(page, session_factory) -> None:
         held = s.scalars(select(FollowUpMeeting).where(FollowUpMeeting.plan_id == plan_id,
                                                        FollowUpMeeting.status == "held")).one()
         assert held.next_follow_up_on == today + timedelta(days=90)
+        assert held.id == scheduled.id  # the scheduled meeting is the one held
