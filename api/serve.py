@@ -6,12 +6,16 @@ Logs never carry a personal survey link: ``SurveyLinkFilter`` replaces the token
 logs. A token is the respondent's key to their answers, and a log line puts a time
 on it (which, beside a response's order, could say who answered when). Behind a
 reverse proxy, configure the proxy not to log ``/s/`` paths either.
+
+Links in mails point to ``CHEFOSKOP_BASE_URL`` when it is set; otherwise to where this
+server listens (``link_base_url``), so ``chefoskop serve --port N`` sends working links.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import os
 import re
 import threading
 from typing import Any
@@ -85,6 +89,36 @@ def background_loop(stop: threading.Event, settings: Settings, every: float = EV
         _tick(settings)
 
 
+# Listening on every address names no address a link can use: links go to this machine.
+WILDCARD_HOSTS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
+def link_base_url(settings: Settings, host: str, port: int) -> str:
+    """The address links in mails point to: ``CHEFOSKOP_BASE_URL`` (or the settings' base_url)
+    when it is set, else ``http://{host}:{port}`` where this server listens."""
+    if "base_url" in settings.model_fields_set:
+        return settings.base_url
+    name = WILDCARD_HOSTS.get(host, host)
+    if ":" in name and not name.startswith("["):  # an IPv6 address
+        name = f"[{name}]"
+    return f"http://{name}:{port}"
+
+
+def _use_link_base_url(host: str, port: int) -> Settings:
+    """The settings with the base URL ``link_base_url`` chose, for the app, the mail sender and
+    everything else that reads ``get_settings()`` (set as ``CHEFOSKOP_BASE_URL`` when it was not)."""
+    settings = get_settings()
+    if "base_url" not in settings.model_fields_set:
+        os.environ["CHEFOSKOP_BASE_URL"] = link_base_url(settings, host, port)
+        get_settings.cache_clear()
+        settings = get_settings()
+        if host in WILDCARD_HOSTS:
+            log.warning("listening on every address: set CHEFOSKOP_BASE_URL to the address people "
+                        "use, or the links in mails point to %s", settings.base_url)
+    log.info("links in mails point to %s", settings.base_url)
+    return settings
+
+
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Start the mail sink (unless a relay is set), the background loop and uvicorn."""
     import uvicorn
@@ -92,7 +126,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     from api.app import create_app
     from notifications.sink import ensure_sink
 
-    settings = get_settings()
+    settings = _use_link_base_url(host, port)
     sink_host, sink_port = ensure_sink(settings)
     log.info("mail goes to %s:%s", sink_host, sink_port)
     stop = threading.Event()

@@ -10,7 +10,10 @@ commits, then calls ``start_step_flows``. How the flow runs follows
 - ``embedded``: the Prefect flow runs in this process, against the server named
   by PREFECT_API_URL or Prefect's own ephemeral server. ``wait=False`` runs it
   in a daemon thread; if the process dies first, the steps stay queued and
-  ``run_pending_steps`` picks them up.
+  ``run_pending_steps`` picks them up. Flows start only once the API answers its
+  health check (``wait_for_prefect_api``): Prefect marks its temporary server
+  running before it answers, so a second flow started while it boots (the serve
+  loop's catch-up beside a person's decision) would fail with "Failed to reach API".
 - ``deployment``: a flow run of the deployment in prefect.yaml is created
   (``run_deployment``) and a worker runs it. ``wait=False`` returns as soon as the
   run exists; ``wait=True`` waits up to ``DEPLOYMENT_WAIT_SECONDS`` for it to end.
@@ -26,6 +29,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -35,6 +39,12 @@ log = logging.getLogger(__name__)
 
 DEPLOYMENT_NAME = "chefoskop"
 DEPLOYMENT_WAIT_SECONDS = 600.0
+HEALTH_POLL_SECONDS = 0.2  # between health checks of a temporary server that is starting
+_PREFECT_API_CHECK = threading.Lock()  # one check (and one start of the temporary server) at a time
+
+
+class PrefectNotReady(RuntimeError):
+    """Prefect's API did not answer its health check in time; the steps stay queued."""
 
 
 def configure_prefect_environment(settings: Settings | None = None) -> None:
@@ -116,7 +126,47 @@ def _run_direct(work: Mapping[int, list[int]]) -> None:
         run_step(step_no, ids)
 
 
+def _prefect_client():
+    """Prefect's synchronous client; with no PREFECT_API_URL, getting it starts Prefect's
+    temporary server (and, for the caller that starts it, waits for its health check)."""
+    from prefect.client.orchestration import get_client
+
+    return get_client(sync_client=True)
+
+
+def _prefect_api_configured() -> bool:
+    """Whether PREFECT_API_URL names a server (someone else's to run) rather than the temporary one."""
+    from prefect.settings import PREFECT_API_URL
+
+    return bool(PREFECT_API_URL.value())
+
+
+def _prefect_startup_timeout() -> float:
+    """How long Prefect itself gives its temporary server to start."""
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+
+    return float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
+
+
+def wait_for_prefect_api() -> None:
+    """Return once the Prefect API the embedded flows use answers its health check
+    (``api_healthcheck``); raise ``PrefectNotReady`` otherwise.
+
+    One caller at a time: the first starts Prefect's temporary server, if none is configured,
+    and the others wait here instead of reaching a server that is still starting. A temporary
+    server is checked until Prefect's own start-up timeout; a configured one once (it is up or
+    it is not; waiting for it is not ours to do).
+    """
+    with _PREFECT_API_CHECK, _prefect_client() as client:
+        deadline = time.monotonic() + _prefect_startup_timeout()
+        while (error := client.api_healthcheck()) is not None:
+            if _prefect_api_configured() or time.monotonic() >= deadline:
+                raise PrefectNotReady(f"Prefect's API at {client.api_url} is not ready: {error}")
+            time.sleep(HEALTH_POLL_SECONDS)
+
+
 def _run_embedded(work: Mapping[int, list[int]]) -> None:
+    wait_for_prefect_api()
     from flows.steps import STEP_FLOWS
 
     for step_no, ids in work.items():
@@ -126,6 +176,8 @@ def _run_embedded(work: Mapping[int, list[int]]) -> None:
 def _run_embedded_logged(work: Mapping[int, list[int]]) -> None:
     try:
         _run_embedded(work)
+    except PrefectNotReady as exc:  # starting still: the steps stay queued for the next catch-up
+        log.info("steps %s stay queued: %s; run_pending_steps opens them", dict(work), exc)
     except Exception:  # a background thread has no caller to tell; the steps stay queued
         log.exception("step flows %s failed; run_pending_steps will retry", dict(work))
 

@@ -6,6 +6,10 @@ Pages render through the project's one Jinja2 environment
 goes through ``PageRoute``, the API's unit-of-work route with one addition:
 refusals become HTML pages (or a redirect to sign in) instead of problem JSON.
 
+The menu offers the overview (``/admin``) and the audit log (``/audit``) only to someone
+those pages let in: ``nav_access`` asks the same rules of ``roles.permissions`` the two
+pages apply, once per page, while the signed-in person is resolved.
+
 A session opened from a task's e-mail link reaches only its task (``api.deps``).
 Any other page it asks for sends it to sign in, keeping ``next``: the sign-in page
 explains that the link opens its task only. A form it posts elsewhere (the pages
@@ -22,10 +26,13 @@ from urllib.parse import quote, urlencode
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import select
 from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.responses import Response
 
+from api.access import involved_process_ids_query, process_facts
 from api.deps import FORM_TYPES, LINK_SESSION_ONLY, Principal, current_principal
 from api.messages import problem_text
 from api.pages.labels import label_helpers
@@ -33,7 +40,10 @@ from api.problems import ApiProblem, database_unavailable, unavailable_headers
 from api.routing import UnitOfWorkRoute
 from chefoskop.i18n import SUPPORTED_LOCALES, normalise_locale
 from flows.errors import EngineError
+from models import Process
 from notifications.render import get_environment, template_context
+from roles import permissions as perm
+from roles.permissions import Viewer
 
 LANG_COOKIE = "chefoskop_lang"
 SAFE_NEXT = re.compile(r"^/(?![/\\])[\x21-\x7e]{0,500}$")
@@ -49,6 +59,8 @@ class PageUser:
     is_org_admin: bool
     csrf_token: str
     link_task_id: int | None = None  # signed in through a task's e-mail link: that task only
+    sees_overview: bool = False  # the menu offers /admin
+    sees_audit: bool = False  # the menu offers /audit
 
 
 def page_locale(request: Request) -> str:
@@ -98,14 +110,17 @@ def render_page(request: Request, name: str, *, status: int = 200, **context: An
     return response
 
 
-def error_page(request: Request, status: int, code: str, params: dict | None = None) -> HTMLResponse:
-    """A refusal as a page in the reader's language."""
+def error_page(request: Request, status: int, code: str, params: dict | None = None, *,
+               task_link: bool = False) -> HTMLResponse:
+    """A refusal as a page in the reader's language. ``task_link``: the refusal of a task
+    e-mail's link, which explains itself and offers to sign in instead."""
     lang = page_locale(request)
     safe = {k: v for k, v in (params or {}).items() if isinstance(v, str | int | float)}
     heading, detail = problem_text(lang, code, **safe)
     link_task_id = safe.get("task_id") if code == LINK_SESSION_ONLY else None
     return render_page(request, "error.html", status=status, heading=heading, detail=detail,
-                       status_code=status, link_task_id=link_task_id)
+                       status_code=status, link_task_id=link_task_id,
+                       task_link_refused=code if task_link else None)
 
 
 def sign_in_redirect(request: Request) -> RedirectResponse:
@@ -153,11 +168,35 @@ class PageRoute(UnitOfWorkRoute):
         return page_handler
 
 
+def nav_access(db: Session, viewer: Viewer) -> tuple[bool, bool]:
+    """Whether the viewer may open the overview (``/admin``) and the audit log (``/audit``),
+    by the rules those pages apply: the organisation admin, or someone running a process
+    (``roles.permissions``, asked of the processes the viewer takes part in, no others)."""
+    overview = viewer.is_org_admin
+    audit = perm.can_read_audit(viewer, None)
+    if overview and audit:
+        return True, True
+    processes = db.scalars(select(Process).where(
+        Process.organisation_id == viewer.organisation_id,
+        Process.id.in_(involved_process_ids_query(viewer.person_id))).order_by(Process.id))
+    for process in processes:
+        facts = process_facts(db, viewer, process)
+        overview = overview or perm.can_manage_process(viewer, facts)
+        audit = audit or perm.can_read_audit(viewer, facts)
+        if overview and audit:
+            break
+    return overview, audit
+
+
 def _snapshot(request: Request, principal: Principal) -> Principal:
     p = principal.person
     ws = principal.web_session
+    link_task_id = principal.link_task_id
+    db = getattr(request.state, "db", None)
+    overview, audit = (nav_access(db, principal.viewer) if db is not None and link_task_id is None
+                       else (False, False))
     request.state.page_user = PageUser(p.id, p.name, p.organisation_id, p.is_org_admin,
-                                       ws.csrf_token if ws else "", principal.link_task_id)
+                                       ws.csrf_token if ws else "", link_task_id, overview, audit)
     return principal
 
 

@@ -142,8 +142,14 @@ links = public_router("auth")
 def task_link(token: Annotated[str, Path(max_length=600)], request: Request, db: SessionDep,
               settings: SettingsDep) -> Response:
     """Sign in for this one task from the personal link in a task e-mail, then go to the task
-    (a respondent: on to their questionnaire)."""
-    person, task = check_task_link(db, request, token)
+    (a respondent: on to their questionnaire). A link that no longer works is refused as a
+    page with a way to sign in for a browser (Accept: text/html), as problem+json otherwise."""
+    try:
+        person, task = check_task_link(db, request, token)
+    except ApiProblem as refusal:
+        if _wants_html(request):
+            return _refused_link_page(request, refusal)
+        raise
     now = clock.now()
     cookie_value = request.cookies.get(cookie_name(settings))
     current = load_session(db, cookie_value, settings, now)
@@ -171,3 +177,18 @@ def _someone_else_signed_in(request: Request, holder: Person, csrf_token: str,
 
     request.state.locale = normalise_locale(holder.locale)  # the page speaks to who is signed in
     return someone_else_signed_in(request, holder.name, csrf_token, link)
+
+
+def _wants_html(request: Request) -> bool:
+    """Whether the request comes from a browser following the link (its Accept names HTML)."""
+    return "text/html" in request.headers.get("accept", "").lower()
+
+
+def _refused_link_page(request: Request, refusal: ApiProblem) -> HTMLResponse:
+    # Imported here: the pages package imports this module.
+    from api.pages.render import error_page
+
+    locale = getattr(request.state, "locale", None)  # the link's person, when the link named one
+    if locale is not None:
+        request.state.locale = normalise_locale(locale)
+    return error_page(request, refusal.status, refusal.code, refusal.params, task_link=True)

@@ -175,9 +175,16 @@ def unclaim(ctx: Context, task_id: int, *, expected_version: int | None = None) 
 
 
 def validate_form(activity: ActivitySpec, data: dict | None) -> dict:
-    """Check submitted form data against the activity's fields; InvalidData names each field."""
+    """Check submitted form data against the activity's fields; InvalidData names each field.
+
+    Only the activity's own fields are kept: a key the form does not have is refused
+    (``unknown_field``), never stored beside the answers.
+    """
     data = dict(data or {})
     errors: dict[str, str] = {}
+    known = {f.key for f in activity.fields}
+    for key in sorted(str(k) for k in data if k not in known)[:20]:  # name a few, not thousands
+        errors[key[:100]] = "unknown_field"
     for f in activity.fields:
         value = data.get(f.key)
         if value is None or (isinstance(value, str) and not value.strip()):

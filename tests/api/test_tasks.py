@@ -179,3 +179,23 @@ def test_completing_the_last_work_moves_the_step_on(client, world):
     world.session.commit()
     r = client.get(f"/api/v1/processes/{world.process_id}", headers=h).json()
     assert r["steps"][0]["phase"] == "aktivitet"
+
+
+def test_a_form_key_the_activity_does_not_have_is_refused_naming_it(client, world, session):
+    """The engine keeps only the activity's own fields: anything else is refused, not stored."""
+    task = world.task("process_plan")
+    url = f"/api/v1/tasks/{task.id}/complete"
+    body = {"data": {"purpose": "a", "goals": "b", "scope": "c", "bogus": 1},
+            "expected_version": task.version}
+    r = client.post(url, json=body, headers={**world.h("processledare"), "Accept-Language": "en"})
+    assert r.status_code == 422 and r.json()["code"] == "invalid_data"
+    (error,) = r.json()["errors"]
+    assert error["field"] == "data.bogus" and error["reason"] == "unknown_field"
+    assert error["message"] == "bogus: This field is not expected."
+    swedish = client.post(url, json=body, headers={**world.h("processledare"), "Accept-Language": "sv"})
+    assert swedish.json()["errors"][0]["message"] == "bogus: Fältet förväntas inte här."
+    session.expire_all()
+    assert world.task("process_plan").status == "open"  # nothing was stored
+    good = client.post(url, json={**body, "data": {"purpose": "a", "goals": "b", "scope": "c"}},
+                       headers=world.h("processledare"))
+    assert good.status_code == 200 and good.json()["data"] == {"purpose": "a", "goals": "b", "scope": "c"}

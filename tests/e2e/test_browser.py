@@ -72,6 +72,9 @@ def test_owner_rejects_leader_reworks_owner_approves(page, session_factory) -> N
     page.get_by_role("status").filter(has_text="Uppgiften är din nu").wait_for()
     assert page.get_by_role("button", name="Ta uppgiften").count() == 0
     assert "done=" not in page.url  # swapped in place by htmx, not a full page load
+    assert page.get_by_label("Mål").input_value()  # prefilled with the last round's answers
+    page.get_by_label("Mål").fill("")
+    page.get_by_label("Avgränsning").fill("")
     page.get_by_label("Syfte").fill("Bättre förutsättningar för våra chefer")
     page.get_by_role("button", name="Markera som klar").click()  # goals and scope missing
     assert page.locator("#f_goals-error").is_visible()

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -149,3 +150,128 @@ def test_no_form_a_browser_can_send_gives_500(client: TestClient, world: World, 
             assert response.status_code < 500, (path, value[:20], response.text[:300])
         odd = client.post(path, content=b"\xff\xfe--", headers={"content-type": "multipart/form-data"})
         assert odd.status_code < 500, path
+
+
+# -- a task reopened by a rejection keeps the last round's answers --------------------------------
+
+def test_a_reopened_task_is_filled_in_with_the_last_rounds_answers(client: TestClient, world: World,
+                                                                   session_factory) -> None:
+    now = datetime.now(UTC)
+    pass_open_gates(session_factory, world, now)
+    plan = _open_task(session_factory, world, "process_plan")
+    csrf = sign_in(client, world.emails["processledare"])
+    page = client.get(f"/tasks/{plan.id}").text
+    typed = {"f_purpose": "Bättre villkor för cheferna", "f_goals": "Högst 25 medarbetare per chef",
+             "f_scope": "Alla förvaltningar"}
+    done = client.post(f"/tasks/{plan.id}/complete",
+                       data={"csrf_token": csrf, "version": _version(page), **typed})
+    assert done.status_code == 303
+    gate_id = drive_to_gate(session_factory, world, "step_approval", now)
+    owner = sign_in(client, world.emails["processagare"])
+    gate = client.get(f"/gates/{gate_id}").text
+    rejected = client.post(f"/gates/{gate_id}/decide", data={
+        "csrf_token": owner, "version": _version(gate), "decision": "reject",
+        "reason": "Målen behöver en tidsplan"})
+    assert rejected.status_code == 303, rejected.text
+    reopened = _open_task(session_factory, world, "process_plan")
+    assert reopened.id != plan.id and reopened.iteration == 2 and not reopened.data
+    sign_in(client, world.emails["processledare"])
+    page = client.get(f"/tasks/{reopened.id}").text
+    for name, value in typed.items():  # what was written last round, ready to be changed
+        assert re.search(rf'<textarea id="{name}" name="{name}"[^>]*>{value}</textarea>', page), name
+    reason = page.index("Målen behöver en tidsplan")
+    assert reason < page.index(f'action="/tasks/{reopened.id}/complete"')  # the reason above the form
+    assert "svaren från förra omgången" in page
+    # The first round's own page still shows what it recorded, and no form.
+    first = client.get(f"/tasks/{plan.id}").text
+    assert "Högst 25 medarbetare per chef" in first and "/complete" not in first
+
+
+# -- reassigning a task in the browser --------------------------------------------------------------
+
+def test_the_processledare_hands_a_task_to_someone_else(client: TestClient, world: World,
+                                                        session_factory) -> None:
+    from models import Person
+
+    pass_open_gates(session_factory, world, datetime.now(UTC))
+    task = _open_task(session_factory, world, "appoint_roles")
+    with session_factory() as s:
+        chef = s.get(Person, world.ids["chef"])
+        chef_name = chef.name
+    csrf = sign_in(client, world.emails["processledare"])
+    page = client.get(f"/tasks/{task.id}").text
+    form = re.search(rf'<form[^>]*action="/tasks/{task.id}/reassign".*?</form>', page, re.S).group(0)
+    assert '<label for="to_person_id">' in form and '<select id="to_person_id" name="to_person_id"' in form
+    assert f'<option value="{world.ids["chef"]}">{chef_name}' in form
+    stale = int(_version(page))
+    before = state(session_factory)
+    unknown = client.post(f"/tasks/{task.id}/reassign",
+                          data={"csrf_token": csrf, "version": str(stale), "to_person_id": "999999"})
+    assert unknown.status_code == 422 and 'id="to_person_id-error"' in unknown.text
+    assert 'aria-invalid="true"' in unknown.text
+    assert state(session_factory) == before
+    moved = client.post(f"/tasks/{task.id}/reassign", data={
+        "csrf_token": csrf, "version": str(stale), "to_person_id": str(world.ids["chef"])})
+    assert moved.status_code == 303
+    after = client.get(moved.headers["location"]).text
+    assert f"Uppgiften är överlämnad till {chef_name}." in after
+    with session_factory() as s:
+        row = s.get(Task, task.id)
+        assert row.assignee_id == world.ids["chef"] and row.status == "claimed"
+    # A second hand-over from the page read before the first: a stale page, said so, nothing changed.
+    before = state(session_factory)
+    again = client.post(f"/tasks/{task.id}/reassign", data={
+        "csrf_token": csrf, "version": str(stale), "to_person_id": str(world.ids["processagare"])})
+    assert again.status_code == 409 and "text/html" in again.headers["content-type"]
+    assert "Ändrad av någon annan" in again.text and f'action="/tasks/{task.id}/reassign"' in again.text
+    assert state(session_factory) == before
+
+
+def test_people_who_do_not_run_the_process_get_no_reassign_form(client: TestClient, world: World,
+                                                                 session_factory) -> None:
+    pass_open_gates(session_factory, world, datetime.now(UTC))
+    task = _open_task(session_factory, world, "appoint_roles")
+    csrf = sign_in(client, world.emails["bestallare"])
+    page = client.get(f"/tasks/{task.id}")
+    assert page.status_code == 200 and "/reassign" not in page.text
+    before = state(session_factory)
+    refused = client.post(f"/tasks/{task.id}/reassign", data={
+        "csrf_token": csrf, "version": str(task.version), "to_person_id": str(world.ids["bestallare"])})
+    assert refused.status_code == 403 and "text/html" in refused.headers["content-type"]
+    assert state(session_factory) == before
+
+
+def test_the_roster_task_leads_to_the_roster(client: TestClient, world: World, session_factory) -> None:
+    pass_open_gates(session_factory, world, datetime.now(UTC))
+    task = _open_task(session_factory, world, "appoint_roles")
+    sign_in(client, world.emails["processagare"])
+    page = client.get(f"/tasks/{task.id}").text
+    assert f'href="/processes/{world.process_id}#roster"' in page
+    process = client.get(f"/processes/{world.process_id}").text
+    assert 'id="roster"' in process and f"/api/v1/processes/{world.process_id}/roles" in process
+
+
+@pytest.mark.e2e
+def test_the_reassign_form_and_the_roster_pass_the_accessibility_checks(page, world: World,
+                                                                        session_factory) -> None:
+    """In Debian's chromium: labels, headings in order, contrast; the task handed over by keyboard."""
+    from tests.e2e.a11y import tab_until
+    from tests.e2e.test_browser import assert_accessible
+    from tests.e2e.test_browser import sign_in as sign_in_in_browser
+
+    pass_open_gates(session_factory, world, datetime.now(UTC))
+    task = _open_task(session_factory, world, "appoint_roles")
+    sign_in_in_browser(page, world.emails["processledare"])
+    page.goto(f"/tasks/{task.id}")
+    assert_accessible(page)
+    page.get_by_role("button", name="Lämna över uppgiften").click()  # nobody chosen: said beside it
+    assert page.locator("#to_person_id-error").is_visible()
+    assert_accessible(page)
+    page.get_by_label("Ny ansvarig").select_option(str(world.ids["chef"]))
+    page.locator("#to_person_id").focus()
+    tab_until(page, "e.tagName === 'BUTTON' && e.textContent.trim() === 'Lämna över uppgiften'")
+    page.keyboard.press("Enter")
+    page.get_by_role("status").filter(has_text="Uppgiften är överlämnad").wait_for()
+    page.goto(f"/processes/{world.process_id}")
+    assert page.locator("#roster").is_visible()
+    assert_accessible(page)

@@ -321,3 +321,147 @@ def test_the_order_gate_says_rejecting_cancels_the_process(client: TestClient, w
     assert "Beställningen är avslagen; processen är avbruten." in after and "öppnas igen" not in after
     with session_factory() as s:
         assert s.get(Process, world.process_id).status == "cancelled"
+
+
+# -- task links refused in a browser ------------------------------------------------------------
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def _link_to(task, person_id: int) -> str:
+    from notifications.links import make_task_token
+
+    return f"/t/{make_task_token(task.id, person_id, task.route_version)}"
+
+
+def _shared_task_done_by_a_colleague(session_factory, world: World) -> str:
+    """Step 1's plan (shared by the processledare) done by the colleague; the first one's link."""
+    from flows import engine
+    from models import Task
+
+    now = datetime.now(UTC)
+    pass_open_gates(session_factory, world, now)
+    with session_factory() as s:
+        task = s.scalars(select(Task).where(Task.process_id == world.process_id,
+                                            Task.activity_key == "process_plan")).one()
+        mine = world.ids["processledare"]
+        colleague = next(c.person_id for c in task.candidates if c.person_id != mine)
+        link = _link_to(task, mine)
+        engine.complete(helpers.ctx_for(s, colleague, now), task.id, helpers.form_data(s, task))
+        s.commit()
+    return link
+
+
+def test_a_task_link_refused_in_a_browser_is_a_page_with_a_way_to_sign_in(
+        client: TestClient, world: World, session_factory) -> None:
+    link = _shared_task_done_by_a_colleague(session_factory, world)
+    page = client.get(link, headers={"Accept": BROWSER_ACCEPT})
+    assert page.status_code == 410 and page.headers["content-type"].startswith("text/html")
+    assert page.text.count("<h1") == 1 and "urn:chefoskop:problem" not in page.text
+    words = " ".join(_text(page.text).split())
+    assert "Uppgiften är redan klar" in words and "inget mer behövs" in words
+    assert "fungerar bara så länge uppgiften väntar på dig" in words
+    assert 'href="/login?next=/tasks"' in page.text and "set-cookie" not in page.headers
+    english = client.get(link + "?lang=en", headers={"Accept": BROWSER_ACCEPT})
+    assert english.status_code == 410 and "The task is already done" in english.text
+    # An API client still gets problem+json.
+    api = client.get(link, headers={"Accept": "application/json"})
+    assert api.status_code == 410 and api.headers["content-type"] == "application/problem+json"
+    assert api.json()["code"] == "task_closed"
+    assert client.get(link).headers["content-type"] == "application/problem+json"  # Accept: */*
+
+
+def test_a_garbled_task_link_in_a_browser_is_a_page_with_a_sign_in_link(
+        client: TestClient, world: World, session_factory) -> None:
+    pass_open_gates(session_factory, world, datetime.now(UTC))
+    with session_factory() as s:
+        from models import Task
+
+        task = s.scalars(select(Task).where(Task.process_id == world.process_id)).first()
+        link = _link_to(task, world.ids["processagare"])
+    for garbled in (helpers.tamper(link), "/t/not-a-link", link[:-12]):
+        page = client.get(garbled, headers={"Accept": BROWSER_ACCEPT})
+        assert page.status_code == 400 and page.headers["content-type"].startswith("text/html"), garbled
+        assert "Länken fungerar inte" in page.text and 'href="/login?next=/tasks"' in page.text
+        assert page.text.count("<h1") == 1
+        assert client.get(garbled).json()["code"] == "link_invalid"
+
+
+def test_a_link_that_still_works_is_not_changed_by_asking_for_html(
+        client: TestClient, world: World, session_factory) -> None:
+    from models import Task
+
+    pass_open_gates(session_factory, world, datetime.now(UTC))
+    with session_factory() as s:
+        task = s.scalars(select(Task).where(Task.process_id == world.process_id,
+                                            Task.activity_key == "appoint_roles")).one()
+        link = _link_to(task, world.ids["processagare"])
+    r = client.get(link, headers={"Accept": BROWSER_ACCEPT})
+    assert r.status_code == 303 and r.headers["location"] == f"/tasks/{task.id}"
+
+
+# -- the menu offers only what the person may open ------------------------------------------------
+
+def _menu(page: str) -> list[str]:
+    nav = re.search(r'<nav class="site-nav".*?</nav>', page, re.S)
+    return re.findall(r'<a href="([^"]+)"', nav.group(0)) if nav else []
+
+
+def test_the_menu_offers_only_the_pages_the_person_may_open(client: TestClient, world: World) -> None:
+    sign_in(client, world.emails["chef"])
+    menu = _menu(client.get("/tasks").text)
+    assert menu == ["/tasks", "/processes"]
+    for hidden in ("/admin", "/audit"):  # the rule the menu follows is the pages' own
+        assert client.get(hidden).status_code == 403
+    for role in ("processledare", "processagare"):
+        sign_in(client, world.emails[role])
+        assert _menu(client.get("/tasks").text) == ["/tasks", "/processes", "/admin", "/audit"], role
+        assert client.get("/admin").status_code == client.get("/audit").status_code == 200
+    sign_in(client, world.admin_email)
+    page = client.get("/processes")
+    assert _menu(page.text) == ["/tasks", "/processes", "/admin", "/audit"]
+    assert 'aria-current="page"' in re.search(r'<nav class="site-nav".*?</nav>', page.text, re.S).group(0)
+
+
+def test_error_pages_keep_the_menu_the_person_may_use(client: TestClient, world: World) -> None:
+    sign_in(client, world.emails["chef"])
+    refused = client.get("/admin")
+    assert refused.status_code == 403 and _menu(refused.text) == ["/tasks", "/processes"]
+
+
+# -- the process page: the roster, and the dates of the steps -----------------------------------
+
+def test_the_process_page_shows_who_holds_which_role_and_delegations_in_force(
+        client: TestClient, world: World, session_factory) -> None:
+    from flows import engine
+    from models import Person, Process, StepInstance
+
+    now = datetime.now(UTC)
+    with session_factory() as s:
+        owner = s.get(Person, world.ids["processagare"])
+        chef = s.get(Person, world.ids["chef"])
+        engine.delegate(helpers.ctx_for(s, owner.id, now), world.process_id, "processagare", chef.id,
+                        starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=5),
+                        reason="Semester")
+        step = s.scalars(select(StepInstance).where(StepInstance.process_id == world.process_id,
+                                                    StepInstance.step_no == 1)).one()
+        step.closed_at = now  # as the timeline shows a closed step
+        s.commit()
+        owner_name, chef_name = owner.name, chef.name
+        process_name = s.get(Process, world.process_id).name
+    sign_in(client, world.emails["bestallare"])  # takes part, runs nothing
+    page = client.get(f"/processes/{world.process_id}")
+    assert page.status_code == 200, page.text
+    roster = re.search(r'<section[^>]*id="roster".*?</section>', page.text, re.S).group(0)
+    holders = [" ".join(_text(r).split()) for r in
+               re.findall(r'<tr class="role-holder">(.*?)</tr>', roster, re.S)]
+    assert any(r.startswith("Processägare") and owner_name in r for r in holders), holders
+    assert any(r.startswith("Verksamhetsnära chef") and chef_name in r for r in holders), holders
+    (delegation,) = [" ".join(_text(r).split()) for r in
+                     re.findall(r'<tr class="delegation">(.*?)</tr>', roster, re.S)]
+    assert delegation.startswith("Processägare") and owner_name in delegation
+    assert chef_name in delegation and "Semester" in delegation
+    assert "<form" not in roster  # read-only
+    assert "/api/v1/processes/" not in roster  # the API hint is for those who run the process
+    assert "Stängd " in page.text and "Stängde" not in page.text and "Öppnad " in page.text
+    assert process_name in page.text
