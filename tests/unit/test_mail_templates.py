@@ -101,9 +101,10 @@ def _poisoned(payload: dict[str, Any]) -> dict[str, Any]:
     return poisoned
 
 
+@pytest.mark.parametrize("locale", ["sv", "en"])
 @pytest.mark.parametrize("kind", sorted(KINDS))
-def test_user_text_is_escaped_in_html_and_kept_in_text(kind: str) -> None:
-    mail = render(kind, "sv", _poisoned(SAMPLES[kind]), base_url=BASE_URL, recipient_id=5)
+def test_user_text_is_escaped_in_html_and_kept_in_text(kind: str, locale: str) -> None:
+    mail = render(kind, locale, _poisoned(SAMPLES[kind]), base_url=BASE_URL, recipient_id=5)
     assert "<script" not in mail.html
     assert "&lt;script&gt;" in mail.html
     assert EVIL in mail.text  # plain text shows what people wrote, unescaped
