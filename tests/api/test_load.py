@@ -38,7 +38,10 @@ async def _claim(http: httpx.AsyncClient, world: World, task_id: int, statuses: 
 
 async def _load(url: str, world: World, task_id: int) -> Counter:
     statuses: Counter = Counter()
-    limits = httpx.Limits(max_connections=CLIENTS + 20)
+    # Idle connections are dropped by the client before uvicorn's keep-alive timeout (5 s)
+    # closes them: otherwise a request sent on a connection the server is just closing
+    # fails with ReadError (the HTTP keep-alive race), which says nothing about the app.
+    limits = httpx.Limits(max_connections=CLIENTS + 20, keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
         await asyncio.gather(*(_client(http, world, i, statuses) for i in range(CLIENTS)),
                              *(_claim(http, world, task_id, statuses) for _ in range(20)))
