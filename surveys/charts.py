@@ -129,6 +129,24 @@ def _section_heading(lines: list[str], y: float) -> str:
     return _lines(0, y + 13, lines, extra=' font-weight="bold"')
 
 
+def _lay_out_rows(rows: Sequence[Row], per_row: int, y: float, body: list[str], desc: list[str],
+                  draw: Callable[[Sequence, float], str]) -> float:
+    """Lay the rows out from ``y`` down: each row's label on the left and its bars beside it,
+    drawn by ``draw(values, bars_top)``, which returns what the chart's description says of
+    them; a row whose values are None is a section heading. Returns the y below the last row."""
+    for label, values in rows:
+        lines, height = _row_height(label, values, per_row)
+        if values is None:
+            body.append(_section_heading(lines, y))
+            desc.append(label + ":")
+        else:
+            text_y = y + height / 2 - LINE * (len(lines) - 1) / 2 + 4
+            body.append(_lines(LABEL_WIDTH - 6, text_y, lines, "end"))
+            desc.append(f"{label}: {draw(values, y + (height - ROW * per_row) / 2)}.")
+        y += height
+    return y
+
+
 def mean_bars(title: str, rows: Sequence[Row], series: Sequence[str], low: int, high: int,
               middle: float | None = None, fmt: Callable[[float], str] = "{:.1f}".format, *,
               low_label: str | None = None, high_label: str | None = None,
@@ -149,16 +167,8 @@ def mean_bars(title: str, rows: Sequence[Row], series: Sequence[str], low: int, 
         body += parts
     top = y
     desc = [title, *notes]
-    for label, values in rows:
-        lines, height = _row_height(label, values, per_row)
-        if values is None:
-            body.append(_section_heading(lines, y))
-            desc.append(label + ":")
-            y += height
-            continue
-        text_y = y + height / 2 - LINE * (len(lines) - 1) / 2 + 4
-        body.append(_lines(LABEL_WIDTH - 6, text_y, lines, "end"))
-        bars_top = y + (height - ROW * per_row) / 2
+
+    def draw(values: Sequence, bars_top: float) -> str:
         said = []
         for s, value in enumerate(values):
             bar_y = bars_top + 3 + s * ROW
@@ -172,8 +182,9 @@ def mean_bars(title: str, rows: Sequence[Row], series: Sequence[str], low: int, 
                         f'height="{ROW - 6}" fill="{PALETTE[s % len(PALETTE)]}"/>')
             body.append(f'<text x="{x1 + 4:.1f}" y="{bar_y + ROW - 10:.1f}">{escape(fmt(value))}</text>')
             said.append(f"{series[s]}: {fmt(value)}" if len(series) > 1 else fmt(value))
-        desc.append(f"{label}: {', '.join(said)}.")
-        y += height
+        return ", ".join(said)
+
+    y = _lay_out_rows(rows, per_row, y, body, desc, draw)
     # Keep the axis (and the middle line) below the legend, over the rows only.
     axis, end = _axis(low, high, top, y, middle, low_label, high_label)
     return _svg(end + 4, axis + body, title, " ".join(desc))
@@ -195,16 +206,8 @@ def distribution_bars(title: str, rows: Sequence[Row], points: Sequence[tuple[st
     parts, y = _flow_legend([(shades[i], f"{key} {label}") for i, (key, label) in enumerate(points)], y)
     body += parts
     desc = [title, *notes]
-    for label, values in rows:
-        lines, height = _row_height(label, values, per_row)
-        if values is None:
-            body.append(_section_heading(lines, y))
-            desc.append(label + ":")
-            y += height
-            continue
-        text_y = y + height / 2 - LINE * (len(lines) - 1) / 2 + 4
-        body.append(_lines(LABEL_WIDTH - 6, text_y, lines, "end"))
-        bars_top = y + (height - ROW * per_row) / 2
+
+    def draw(values: Sequence, bars_top: float) -> str:
         said = []
         for s, cell in enumerate(values):
             bar_y = bars_top + 3 + s * ROW
@@ -235,8 +238,9 @@ def distribution_bars(title: str, rows: Sequence[Row], points: Sequence[tuple[st
             body.append(f'<text x="{LABEL_WIDTH + plot + 6}" y="{bar_y + ROW - 10:.1f}" '
                         f'fill="{MUTED}">{escape(tail)}</text>')
             said.append(f"{who}{count_label(n)}: {', '.join(parts_said)}")
-        desc.append(f"{label}: {'; '.join(said)}.")
-        y += height
+        return "; ".join(said)
+
+    y = _lay_out_rows(rows, per_row, y, body, desc, draw)
     return _svg(y + 6, body, title, " ".join(desc))
 
 
