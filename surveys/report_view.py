@@ -138,44 +138,36 @@ def question_sections(instrument: Instrument, results: dict, locale: str) -> lis
     return sections
 
 
+def _items_of_kind(instrument: Instrument, results: dict, locale: str, kind: str):
+    """Each item of ``kind`` with its visible cells per column (None where hidden) and the
+    table head both number and choice tables start from."""
+    threshold = results["threshold"]
+    keys = [k for k, _ in columns(results, locale)]
+    for entry in results["items"]:
+        if entry["kind"] == kind:
+            item = instrument.item(entry["key"])
+            head = {"text": item.text.get(locale), "section": section_of(instrument, item).title.get(locale)}
+            yield item, [_visible(entry, k, threshold) for k in keys], head
+
+
 def number_tables(instrument: Instrument, results: dict, locale: str) -> list[dict[str, Any]]:
     """Number items (e.g. staff per manager): mean, median and answers per column."""
-    cols = columns(results, locale)
-    threshold = results["threshold"]
-    tables = []
-    for entry in results["items"]:
-        if entry["kind"] != "number":
-            continue
-        item = instrument.item(entry["key"])
-        cells = [_visible(entry, k, threshold) for k, _ in cols]
-        section = section_of(instrument, item).title.get(locale)
-        tables.append({"text": item.text.get(locale), "section": section, "rows": [
-            {"label": gettext(locale, "Mean"), "cells": [_mean(c, locale) for c in cells]},
-            {"label": gettext(locale, "Median"),
-             "cells": [format_number(c["median"], locale) if c else None for c in cells]},
-            {"label": gettext(locale, "Answers"), "cells": [str(c["n"]) if c else None for c in cells]}]})
-    return tables
+    return [{**head, "rows": [
+        {"label": gettext(locale, "Mean"), "cells": [_mean(c, locale) for c in cells]},
+        {"label": gettext(locale, "Median"),
+         "cells": [format_number(c["median"], locale) if c else None for c in cells]},
+        {"label": gettext(locale, "Answers"), "cells": [str(c["n"]) if c else None for c in cells]}]}
+        for _, cells, head in _items_of_kind(instrument, results, locale, "number")]
 
 
 def choice_tables(instrument: Instrument, results: dict, locale: str) -> list[dict[str, Any]]:
     """Single-choice items: each option's share per column (None where hidden), and the answers."""
-    cols = columns(results, locale)
-    threshold = results["threshold"]
-    tables = []
-    for entry in results["items"]:
-        if entry["kind"] != "single_choice":
-            continue
-        item = instrument.item(entry["key"])
-        cells = [_visible(entry, k, threshold) for k, _ in cols]
-        rows = []
-        for option in item.options:
-            rows.append({"label": option.label.get(locale), "cells": [
-                format_percent(c["distribution"][option.value] / c["n"], locale) if c else None
-                for c in cells]})
-        section = section_of(instrument, item).title.get(locale)
-        tables.append({"text": item.text.get(locale), "section": section, "rows": rows,
-                       "answers": [str(c["n"]) if c else None for c in cells]})
-    return tables
+    return [{**head, "rows": [
+        {"label": option.label.get(locale), "cells": [
+            format_percent(c["distribution"][option.value] / c["n"], locale) if c else None
+            for c in cells]} for option in item.options],
+        "answers": [str(c["n"]) if c else None for c in cells]}
+        for item, cells, head in _items_of_kind(instrument, results, locale, "single_choice")]
 
 
 def _nearest_point(instrument: Instrument, item: Item, mean: float, locale: str) -> str:
