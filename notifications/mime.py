@@ -10,6 +10,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.headerregistry import Address
@@ -36,9 +37,20 @@ def build_message(
     now: datetime,
 ) -> Message:
     """The MIME message of ``mail`` to one recipient; the same inputs give the same bytes."""
-    options = {"recipient_email": recipient_email, "recipient_name": recipient_name,
-               "message_id": message_id, "locale": locale, "settings": settings, "now": now}
-    return _build_pre_encoded(mail, **options) or _build_email_message(mail, **options)
+    to = _Envelope(recipient_email, recipient_name, message_id, locale, settings, now)
+    return _build_pre_encoded(mail, to) or _build_email_message(mail, to)
+
+
+@dataclass(frozen=True)
+class _Envelope:
+    """Who a message goes to, its id, language and date: what both builds write as headers."""
+
+    recipient_email: str
+    recipient_name: str | None
+    message_id: str
+    locale: str | None
+    settings: Settings
+    now: datetime
 
 
 # --- the MIME message ------------------------------------------------------------------
@@ -156,36 +168,27 @@ def _part(content_type: str, encoding: str, body: str) -> Message:
     return part
 
 
-def _build_pre_encoded(
-    mail: RenderedMail,
-    *,
-    recipient_email: str,
-    recipient_name: str | None,
-    message_id: str,
-    locale: str | None,
-    settings: Settings,
-    now: datetime,
-) -> Message | None:
+def _build_pre_encoded(mail: RenderedMail, to: _Envelope) -> Message | None:
     """The MIME message: text and HTML alternatives (+ a calendar REQUEST for meetings).
 
     None when an address is not ASCII: it needs SMTPUTF8, which this build does not
     do (``_build_email_message`` does); display names may be anything.
     """
-    sender_name, sender_address = _parse_address(settings.mail_from)
-    if not (sender_address.isascii() and recipient_email.isascii()):
+    sender_name, sender_address = _parse_address(to.settings.mail_from)
+    if not (sender_address.isascii() and to.recipient_email.isascii()):
         return None
     message = Message()
     message["Subject"] = _header_text("Subject", mail.subject)
     message["From"] = _mailbox("From", sender_name, sender_address)
-    message["To"] = _mailbox("To", recipient_name, recipient_email)
-    message["Date"] = _Folded(format_datetime(now))
-    message["Message-ID"] = _Folded(message_id)
-    message["Content-Language"] = _Folded(i18n.normalise_locale(locale))
+    message["To"] = _mailbox("To", to.recipient_name, to.recipient_email)
+    message["Date"] = _Folded(format_datetime(to.now))
+    message["Message-ID"] = _Folded(to.message_id)
+    message["Content-Language"] = _Folded(i18n.normalise_locale(to.locale))
     message["Auto-Submitted"] = _Folded("auto-generated")  # RFC 3834: no auto-replies, please
     message["MIME-Version"] = _Folded("1.0")
     # "=_" cannot occur in quoted-printable or base64 text, so the boundary cannot
     # collide with a body; derived from the Message-ID, a resend is the same message.
-    boundary = "=_" + hashlib.sha256(message_id.encode()).hexdigest()[:32]
+    boundary = "=_" + hashlib.sha256(to.message_id.encode()).hexdigest()[:32]
     message["Content-Type"] = _Folded(f'multipart/alternative;\n boundary="{boundary}"')
     message.attach(_part('text/plain; charset="utf-8"', "quoted-printable",
                          _quoted_printable(mail.text)))
@@ -197,27 +200,18 @@ def _build_pre_encoded(
     return message
 
 
-def _build_email_message(
-    mail: RenderedMail,
-    *,
-    recipient_email: str,
-    recipient_name: str | None,
-    message_id: str,
-    locale: str | None,
-    settings: Settings,
-    now: datetime,
-) -> EmailMessage:
+def _build_email_message(mail: RenderedMail, to: _Envelope) -> EmailMessage:
     """The same message through ``EmailMessage``: slower, but it writes SMTPUTF8 addresses."""
     message = EmailMessage()
     message["Subject"] = mail.subject
-    message["From"] = settings.mail_from
+    message["From"] = to.settings.mail_from
     # An Address, not formataddr: formataddr refuses the non-ASCII address this build is for.
     # (given as its parts: the addr_spec parser refuses a non-ASCII local part)
-    username, _, domain = recipient_email.rpartition("@")
-    message["To"] = Address(display_name=recipient_name or "", username=username, domain=domain)
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = message_id
-    message["Content-Language"] = i18n.normalise_locale(locale)
+    username, _, domain = to.recipient_email.rpartition("@")
+    message["To"] = Address(display_name=to.recipient_name or "", username=username, domain=domain)
+    message["Date"] = format_datetime(to.now)
+    message["Message-ID"] = to.message_id
+    message["Content-Language"] = i18n.normalise_locale(to.locale)
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
