@@ -13,7 +13,7 @@ from chefoskop.sim_people import SimPeople
 from flows import engine
 from flows.calendar import add_working_days
 from models import ActionPlan, AuditEvent, Gate, Process, RoleAssignment
-from tests.helpers import ctx_for, open_queued, snapshot
+from tests.helpers import ctx_for, open_queued, snapshot, start, walk_to
 
 
 def later(session: Session, days: int = 1) -> datetime:
@@ -90,6 +90,18 @@ def refused_saving_nothing(session: Session, call, error):
     session.commit()
     assert snapshot(session) == before
     return info.value
+
+
+def workplace_plan(session: Session, managers: int = 3):
+    """A process walked to step 8 and a chef's draft plan for their own workplace (level C),
+    not committed: ``(started, chef id, the chef's context, plan)``."""
+    s = start(session, managers=managers)
+    walk_to(session, s.process_id, 8)
+    chef = s.person("chef")
+    ctx = ctx_for(session, chef)
+    plan = engine.create_plan(ctx, s.process_id, level="C", owner_id=chef, title="Plan",
+                              unit_id=unit_of(session, s.process_id, chef, "chef"))
+    return s, chef, ctx, plan
 
 
 def adopted_plan(

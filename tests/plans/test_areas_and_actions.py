@@ -10,7 +10,7 @@ from flows import engine
 from flows.errors import GateUnmet, InvalidData
 from models import DevelopmentArea
 from tests.helpers import NOW, ctx_for, start, walk_to
-from tests.plans.support import RISK, assessment, refused_saving_nothing, unit_of
+from tests.plans.support import RISK, assessment, refused_saving_nothing, unit_of, workplace_plan
 
 
 def test_areas_are_recorded_at_dela_varld_and_plans_start_from_them(session):
@@ -110,18 +110,7 @@ def test_areas_are_recorded_at_dela_varld_and_plans_start_from_them(session):
 
 
 def test_bad_action_input_names_each_field_and_saves_nothing(session):
-    s = start(session, managers=3)
-    walk_to(session, s.process_id, 8)
-    chef = s.person("chef")
-    ctx = ctx_for(session, chef)
-    plan = engine.create_plan(
-        ctx,
-        s.process_id,
-        level="C",
-        owner_id=chef,
-        title="Plan",
-        unit_id=unit_of(session, s.process_id, chef, "chef"),
-    )
+    s, chef, ctx, plan = workplace_plan(session)
     session.commit()
     cases = [
         (

@@ -18,24 +18,20 @@ from models import Action, AuditEvent, Gate, Person, RiskAssessment, RoleAssignm
 from roles.mandate import covers, mandate_units, owner_unit, plan_mandate
 from roles.resolve import Assignment, DelegationView, RoleData
 from tests.helpers import NOW, ctx_for, start, walk_to
-from tests.plans.support import RISK, assessment, consultation, refused_saving_nothing, unit_of
+from tests.plans.support import (
+    RISK,
+    assessment,
+    consultation,
+    refused_saving_nothing,
+    unit_of,
+    workplace_plan,
+)
 
 TODAY = NOW.date()
 
 
 def _plan_with_action(session, managers: int = 3):
-    s = start(session, managers=managers)
-    walk_to(session, s.process_id, 8)
-    chef = s.person("chef")
-    ctx = ctx_for(session, chef)
-    plan = engine.create_plan(
-        ctx,
-        s.process_id,
-        level="C",
-        owner_id=chef,
-        title="Plan",
-        unit_id=unit_of(session, s.process_id, chef, "chef"),
-    )
+    s, chef, ctx, plan = workplace_plan(session, managers)
     action = engine.add_action(ctx, plan.id, _fields(chef))
     session.commit()
     return s, plan, action
@@ -355,19 +351,8 @@ def test_what_counts_as_a_change_of_an_action(session):
 
 
 def test_a_plan_is_adopted_with_actions_after_a_complete_consultation(session):
-    s = start(session, managers=3)
-    walk_to(session, s.process_id, 8)
-    chef = s.person("chef")
-    ctx = ctx_for(session, chef)
+    s, chef, ctx, plan = workplace_plan(session)
     leader = ctx_for(session, s.person("processledare"))
-    plan = engine.create_plan(
-        ctx,
-        s.process_id,
-        level="C",
-        owner_id=chef,
-        title="Plan",
-        unit_id=unit_of(session, s.process_id, chef, "chef"),
-    )
     session.commit()
     gate = plan_gate(engine.Context(session), plan)
     for change, expected in (
