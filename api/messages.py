@@ -118,6 +118,7 @@ REASONS: dict[str, str] = {
     "missing_roles": N_("These roles have no holder: %(roles)s."),
     "unknown_role": N_("Unknown role."),
     "duplicate": N_("The value appears more than once in the file."),
+    "duplicate_sheet": N_("Another sheet of the file holds the same kind of rows."),
     "taken": N_("The value is already in use."),
     "unknown_parent": N_("No unit has this code."),
     "unknown_unit": N_("No unit has this code."),

@@ -135,7 +135,7 @@ def read_workbook(data: bytes) -> list[Sheet]:
             if kind is None:
                 continue
             if any(s.name == kind for s in sheets):
-                raise ParseError(Issue(label, "duplicate", sheet=label))
+                raise ParseError(Issue(label, "duplicate_sheet", sheet=label))
             records = []
             for values in book[title].iter_rows(values_only=True):
                 records.append(list(values))

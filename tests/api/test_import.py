@@ -184,7 +184,7 @@ def test_errors_name_the_sheet_as_the_user_called_it(client, world, session):
         "Enheter": [["Kod", "Namn", "Nivå"], ["NX", "Östra", "B"]],
         "units": [["code", "name", "level"], ["NY", "Västra", "B"]]})})
     assert twice.status_code == 422
-    assert [(e["sheet"], e["reason"]) for e in twice.json()["errors"]] == [("units", "duplicate")]
+    assert [(e["sheet"], e["reason"]) for e in twice.json()["errors"]] == [("units", "duplicate_sheet")]
     csv_named = post(client, world, {"units": b"code,name,level\nZ1,,B\n"})
     assert _errors(csv_named) == {("units", 2, "name", "required")}  # a CSV is named by its field
     world.h("admin")
